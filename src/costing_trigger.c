@@ -1,0 +1,507 @@
+/*-------------------------------------------------------------------------
+ *
+ * costing_trigger.c
+ *	  BEFORE INSERT OR UPDATE row trigger that prices each LLM call.
+ *
+ * The trigger reads the call's model, provider, timestamp and token counts,
+ * finds the price version in force at created_at through the pricing cache
+ * and fills input_cost, output_cost, total_cost, pricing_id and
+ * cost_status.  No SPI runs per row: a cache hit is a hash probe and
+ * integer arithmetic (see cost_math.c).
+ *
+ * A call whose model has no price is stored with NULL costs and cost_status
+ * 'unpriced' (costopt.missing_price_action can make that a warning or an
+ * error).  Token counts that cannot be right are rejected with a clear
+ * error before any constraint fires.
+ *
+ * UPDATE re-prices when a pricing input changed (model, provider,
+ * created_at, token counts, is_batch) or when the new total_cost is NULL,
+ * which is how costopt_recost() asks for it.  Any other UPDATE keeps the
+ * stored costs: the cost columns belong to the trigger, so an UPDATE that
+ * writes them directly is undone.
+ *
+ * Column numbers are resolved once per relation and cached in ColumnMaps,
+ * whose entries are dropped by a relcache callback when the table changes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "costing_trigger.h"
+#include "guc.h"
+#include "pricing_cache.h"
+
+/* The columns the trigger knows, required ones first. */
+typedef enum UsageColumn
+{
+	UC_CREATED_AT = 0,
+	UC_MODEL,
+	UC_INPUT_TOKENS,
+	UC_OUTPUT_TOKENS,
+	UC_INPUT_COST,
+	UC_OUTPUT_COST,
+	UC_TOTAL_COST,
+	UC_PROVIDER,				/* optional from here on */
+	UC_CACHED_TOKENS,
+	UC_CACHE_WRITE_TOKENS,
+	UC_IS_BATCH,
+	UC_PRICING_ID,
+	UC_COST_STATUS,
+	UC_NUM_COLUMNS
+} UsageColumn;
+
+#define UC_NUM_REQUIRED (UC_TOTAL_COST + 1)
+
+typedef struct UsageColumnSpec
+{
+	const char *name;
+	Oid			type;
+	Oid			alt_type;		/* binary-compatible alternative, or InvalidOid */
+} UsageColumnSpec;
+
+static const UsageColumnSpec usage_columns[UC_NUM_COLUMNS] = {
+	[UC_CREATED_AT] = {"created_at", TIMESTAMPTZOID, InvalidOid},
+	[UC_MODEL] = {"model", TEXTOID, VARCHAROID},
+	[UC_INPUT_TOKENS] = {"input_tokens", INT4OID, InvalidOid},
+	[UC_OUTPUT_TOKENS] = {"output_tokens", INT4OID, InvalidOid},
+	[UC_INPUT_COST] = {"input_cost", NUMERICOID, InvalidOid},
+	[UC_OUTPUT_COST] = {"output_cost", NUMERICOID, InvalidOid},
+	[UC_TOTAL_COST] = {"total_cost", NUMERICOID, InvalidOid},
+	[UC_PROVIDER] = {"provider", TEXTOID, VARCHAROID},
+	[UC_CACHED_TOKENS] = {"cached_input_tokens", INT4OID, InvalidOid},
+	[UC_CACHE_WRITE_TOKENS] = {"cache_write_tokens", INT4OID, InvalidOid},
+	[UC_IS_BATCH] = {"is_batch", BOOLOID, InvalidOid},
+	[UC_PRICING_ID] = {"pricing_id", INT8OID, InvalidOid},
+	[UC_COST_STATUS] = {"cost_status", TEXTOID, VARCHAROID},
+};
+
+/* Resolved column numbers (0: absent) and typmods of one relation. */
+typedef struct ColumnMap
+{
+	Oid			relid;			/* hash key */
+	AttrNumber	attnum[UC_NUM_COLUMNS];
+	int32		typmod[UC_NUM_COLUMNS];
+} ColumnMap;
+
+static HTAB *ColumnMaps = NULL;
+
+/* cost_status values, made once */
+static Datum status_priced;
+static Datum status_unpriced;
+static Datum status_estimated;
+
+/* Forget the column map of a relation that changed (all on InvalidOid). */
+static void
+column_map_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	ColumnMap  *map;
+
+	if (ColumnMaps == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		hash_search(ColumnMaps, &relid, HASH_REMOVE, NULL);
+		return;
+	}
+	hash_seq_init(&status, ColumnMaps);
+	while ((map = hash_seq_search(&status)) != NULL)
+		hash_search(ColumnMaps, &map->relid, HASH_REMOVE, NULL);
+}
+
+/*
+ * Set up the column-map cache and constant datums.  Called once from
+ * _PG_init.
+ */
+void
+costopt_costing_init(void)
+{
+	HASHCTL		ctl;
+	MemoryContext oldcxt;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(ColumnMap);
+	ctl.hcxt = TopMemoryContext;
+	ColumnMaps = hash_create("costopt column maps", 16, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	status_priced = CStringGetTextDatum("priced");
+	status_unpriced = CStringGetTextDatum("unpriced");
+	status_estimated = CStringGetTextDatum("estimated");
+	MemoryContextSwitchTo(oldcxt);
+
+	CacheRegisterRelcacheCallback(column_map_relcache_callback, (Datum) 0);
+}
+
+/*
+ * Resolve the usage columns of a tuple descriptor.  Raises 09000 listing
+ * every required column that is missing and every column of the wrong type.
+ */
+static void
+column_map_build(TupleDesc desc, const char *relname, ColumnMap *map)
+{
+	StringInfoData missing;
+	StringInfoData mistyped;
+	int			c;
+
+	initStringInfo(&missing);
+	initStringInfo(&mistyped);
+
+	for (c = 0; c < UC_NUM_COLUMNS; c++)
+	{
+		const UsageColumnSpec *spec = &usage_columns[c];
+		int			i;
+
+		map->attnum[c] = 0;
+		map->typmod[c] = -1;
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (att->attisdropped || strcmp(NameStr(att->attname), spec->name) != 0)
+				continue;
+			if (att->atttypid != spec->type && att->atttypid != spec->alt_type)
+				appendStringInfo(&mistyped, "%s%s (%s, expected %s)",
+								 mistyped.len ? ", " : "", spec->name,
+								 format_type_be(att->atttypid),
+								 format_type_be(spec->type));
+			else
+			{
+				map->attnum[c] = att->attnum;
+				map->typmod[c] = att->atttypmod;
+			}
+			break;
+		}
+		if (i == desc->natts && c < UC_NUM_REQUIRED)
+			appendStringInfo(&missing, "%s%s", missing.len ? ", " : "", spec->name);
+	}
+
+	if (missing.len > 0 || mistyped.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("table \"%s\" is not a costopt usage table", relname),
+				 missing.len > 0 ?
+				 errdetail("Missing columns: %s.%s%s", missing.data,
+						   mistyped.len ? " Wrong types: " : "",
+						   mistyped.len ? mistyped.data : "") :
+				 errdetail("Wrong types: %s.", mistyped.data),
+				 errhint("A usage table needs created_at timestamptz, model text, input_tokens and output_tokens integer, and input_cost, output_cost, total_cost numeric; see doc/costing.md.")));
+}
+
+/* The cached column map of a relation, built on first use. */
+static ColumnMap *
+column_map_get(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	ColumnMap  *map;
+	bool		found;
+
+	map = hash_search(ColumnMaps, &relid, HASH_FIND, NULL);
+	if (map != NULL)
+		return map;
+
+	{
+		ColumnMap	tmp;
+
+		column_map_build(RelationGetDescr(rel), RelationGetRelationName(rel), &tmp);
+		map = hash_search(ColumnMaps, &relid, HASH_ENTER, &found);
+		memcpy(map->attnum, tmp.attnum, sizeof(tmp.attnum));
+		memcpy(map->typmod, tmp.typmod, sizeof(tmp.typmod));
+	}
+	return map;
+}
+
+/*
+ * Check that a table has what the costing trigger needs; used by
+ * costopt_attach_costing() before it creates the trigger.
+ */
+void
+costopt_costing_check_table(Relation rel)
+{
+	ColumnMap	tmp;
+
+	column_map_build(RelationGetDescr(rel), RelationGetRelationName(rel), &tmp);
+}
+
+/* A token count: required to be present and non-negative. */
+static int32
+token_count(const ColumnMap *map, UsageColumn c, Datum *values, bool *nulls)
+{
+	int			idx;
+	int32		v;
+
+	if (map->attnum[c] == 0)
+		return 0;
+	idx = map->attnum[c] - 1;
+	if (nulls[idx])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("token count \"%s\" must not be null", usage_columns[c].name),
+				 errhint("Use 0 when the provider reported no tokens of this kind.")));
+	v = DatumGetInt32(values[idx]);
+	if (v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("token count \"%s\" must not be negative", usage_columns[c].name),
+				 errdetail("The value is %d.", v)));
+	return v;
+}
+
+/* Text column as pointer and length; NULL pointer for SQL NULL or absent. */
+static const char *
+text_column(const ColumnMap *map, UsageColumn c, Datum *values, bool *nulls, int *len)
+{
+	int			idx;
+	struct varlena *t;
+
+	*len = 0;
+	if (map->attnum[c] == 0 || nulls[map->attnum[c] - 1])
+		return NULL;
+	idx = map->attnum[c] - 1;
+	t = PG_DETOAST_DATUM_PACKED(values[idx]);
+	*len = VARSIZE_ANY_EXHDR(t);
+	return VARDATA_ANY(t);
+}
+
+/* Do two rows differ in a column? (absent columns never differ) */
+static bool
+column_differs(const ColumnMap *map, TupleDesc desc, UsageColumn c,
+			   Datum *v1, bool *n1, Datum *v2, bool *n2)
+{
+	int			idx;
+	Form_pg_attribute att;
+
+	if (map->attnum[c] == 0)
+		return false;
+	idx = map->attnum[c] - 1;
+	if (n1[idx] || n2[idx])
+		return n1[idx] != n2[idx];
+	att = TupleDescAttr(desc, idx);
+	return !datumIsEqual(v1[idx], v2[idx], att->attbyval, att->attlen);
+}
+
+static const UsageColumn pricing_inputs[] = {
+	UC_CREATED_AT, UC_MODEL, UC_PROVIDER, UC_INPUT_TOKENS, UC_OUTPUT_TOKENS,
+	UC_CACHED_TOKENS, UC_CACHE_WRITE_TOKENS, UC_IS_BATCH
+};
+
+static const UsageColumn cost_outputs[] = {
+	UC_INPUT_COST, UC_OUTPUT_COST, UC_TOTAL_COST, UC_PRICING_ID, UC_COST_STATUS
+};
+
+/* Apply a numeric column's typmod, as an assignment would. */
+static Datum
+fit_numeric(const ColumnMap *map, UsageColumn c, Numeric value)
+{
+	if (map->typmod[c] < 0)
+		return NumericGetDatum(value);
+	return DirectFunctionCall2(numeric, NumericGetDatum(value),
+							   Int32GetDatum(map->typmod[c]));
+}
+
+/*
+ * Price one row: fill the cost columns of values/nulls (full-width arrays
+ * of the relation's columns).
+ */
+static void
+price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls)
+{
+	CostoptUsage usage;
+	const char *model;
+	const char *provider;
+	int			model_len;
+	int			provider_len;
+	int			idx;
+	TimestampTz at;
+	bool		estimated = false;
+	const CostoptPriceList *list;
+	const CostoptPriceVersion *version;
+
+	idx = map->attnum[UC_CREATED_AT] - 1;
+	if (nulls[idx])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("column \"created_at\" of a usage row must not be null"),
+				 errhint("Leave created_at out to use the current time.")));
+	at = DatumGetTimestampTz(values[idx]);
+
+	model = text_column(map, UC_MODEL, values, nulls, &model_len);
+	if (model == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("column \"model\" of a usage row must not be null")));
+	provider = text_column(map, UC_PROVIDER, values, nulls, &provider_len);
+
+	usage.input = token_count(map, UC_INPUT_TOKENS, values, nulls);
+	usage.output = token_count(map, UC_OUTPUT_TOKENS, values, nulls);
+	usage.cached = token_count(map, UC_CACHED_TOKENS, values, nulls);
+	usage.cache_write = token_count(map, UC_CACHE_WRITE_TOKENS, values, nulls);
+	costopt_usage_check(&usage);
+	usage.is_batch = map->attnum[UC_IS_BATCH] != 0 &&
+		!nulls[map->attnum[UC_IS_BATCH] - 1] &&
+		DatumGetBool(values[map->attnum[UC_IS_BATCH] - 1]);
+
+	if (map->attnum[UC_COST_STATUS] != 0 && !nulls[map->attnum[UC_COST_STATUS] - 1])
+	{
+		int			len;
+		const char *s = text_column(map, UC_COST_STATUS, values, nulls, &len);
+
+		estimated = (len == 9 && memcmp(s, "estimated", 9) == 0);
+	}
+
+	list = costopt_pricing_lookup(provider, provider_len, model, model_len);
+	version = costopt_pricing_version_at(list, at);
+
+	if (version == NULL)
+	{
+		if (costopt_missing_price_action != COSTOPT_MISSING_PRICE_STORE)
+			ereport(costopt_missing_price_action == COSTOPT_MISSING_PRICE_ERROR ? ERROR : WARNING,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("no price for model \"%.*s\"%s%.*s%s at %s",
+							model_len, model,
+							provider ? " (provider \"" : "",
+							provider_len, provider ? provider : "",
+							provider ? "\")" : "",
+							timestamptz_to_str(at)),
+					 errdetail("The call is stored in \"%s\" with cost_status 'unpriced'.",
+							   RelationGetRelationName(rel)),
+					 errhint("Add a price to costopt.model_pricing or an alias to costopt.model_aliases, then run costopt_recost().")));
+
+		nulls[map->attnum[UC_INPUT_COST] - 1] = true;
+		nulls[map->attnum[UC_OUTPUT_COST] - 1] = true;
+		nulls[map->attnum[UC_TOTAL_COST] - 1] = true;
+		if (map->attnum[UC_PRICING_ID])
+			nulls[map->attnum[UC_PRICING_ID] - 1] = true;
+		if (map->attnum[UC_COST_STATUS])
+		{
+			values[map->attnum[UC_COST_STATUS] - 1] = status_unpriced;
+			nulls[map->attnum[UC_COST_STATUS] - 1] = false;
+		}
+		return;
+	}
+
+	{
+		CostoptCost cost;
+
+		costopt_cost_compute(version, &usage, &cost);
+		values[map->attnum[UC_INPUT_COST] - 1] = fit_numeric(map, UC_INPUT_COST, cost.input_cost);
+		values[map->attnum[UC_OUTPUT_COST] - 1] = fit_numeric(map, UC_OUTPUT_COST, cost.output_cost);
+		values[map->attnum[UC_TOTAL_COST] - 1] = fit_numeric(map, UC_TOTAL_COST, cost.total_cost);
+		nulls[map->attnum[UC_INPUT_COST] - 1] = false;
+		nulls[map->attnum[UC_OUTPUT_COST] - 1] = false;
+		nulls[map->attnum[UC_TOTAL_COST] - 1] = false;
+	}
+	if (map->attnum[UC_PRICING_ID])
+	{
+		values[map->attnum[UC_PRICING_ID] - 1] = Int64GetDatum(version->pricing_id);
+		nulls[map->attnum[UC_PRICING_ID] - 1] = false;
+	}
+	if (map->attnum[UC_COST_STATUS])
+	{
+		values[map->attnum[UC_COST_STATUS] - 1] = estimated ? status_estimated : status_priced;
+		nulls[map->attnum[UC_COST_STATUS] - 1] = false;
+	}
+}
+
+PG_FUNCTION_INFO_V1(costopt_costing_trigger);
+
+/*
+ * The trigger function.  Must be fired BEFORE INSERT OR UPDATE FOR EACH ROW.
+ */
+Datum
+costopt_costing_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	ColumnMap  *map;
+	TupleTableSlot *slot;
+	Datum	   *values;
+	bool	   *nulls;
+	bool		is_update;
+	int			natts;
+	HeapTuple	result;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"costopt.costing_trigger\" was not called by trigger manager")));
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"costopt.costing_trigger\" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW"),
+				 errhint("Use costopt_attach_costing() to install the trigger.")));
+
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	map = column_map_get(rel);
+	is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+	slot = is_update ? td->tg_newslot : td->tg_trigslot;
+	natts = desc->natts;
+
+	slot_getallattrs(slot);
+	values = palloc(sizeof(Datum) * natts);
+	nulls = palloc(sizeof(bool) * natts);
+	memcpy(values, slot->tts_values, sizeof(Datum) * natts);
+	memcpy(nulls, slot->tts_isnull, sizeof(bool) * natts);
+
+	if (is_update)
+	{
+		TupleTableSlot *oldslot = td->tg_trigslot;
+		Datum	   *oldvalues;
+		bool	   *oldnulls;
+		bool		reprice;
+		int			i;
+
+		slot_getallattrs(oldslot);
+		oldvalues = oldslot->tts_values;
+		oldnulls = oldslot->tts_isnull;
+
+		reprice = nulls[map->attnum[UC_TOTAL_COST] - 1];
+		for (i = 0; !reprice && i < (int) lengthof(pricing_inputs); i++)
+			reprice = column_differs(map, desc, pricing_inputs[i],
+									 values, nulls, oldvalues, oldnulls);
+
+		if (!reprice)
+		{
+			bool		tampered = false;
+
+			for (i = 0; i < (int) lengthof(cost_outputs); i++)
+			{
+				UsageColumn c = cost_outputs[i];
+
+				if (column_differs(map, desc, c, values, nulls, oldvalues, oldnulls))
+				{
+					values[map->attnum[c] - 1] = oldvalues[map->attnum[c] - 1];
+					nulls[map->attnum[c] - 1] = oldnulls[map->attnum[c] - 1];
+					tampered = true;
+				}
+			}
+			if (!tampered)
+				return PointerGetDatum(td->tg_newtuple);
+			return PointerGetDatum(heap_form_tuple(desc, values, nulls));
+		}
+	}
+
+	price_row(rel, map, values, nulls);
+	result = heap_form_tuple(desc, values, nulls);
+	return PointerGetDatum(result);
+}

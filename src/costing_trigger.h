@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ *
+ * costing_trigger.h
+ *	  The row trigger that prices LLM calls.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef COSTOPT_COSTING_TRIGGER_H
+#define COSTOPT_COSTING_TRIGGER_H
+
+#include "utils/relcache.h"
+
+extern void costopt_costing_init(void);
+extern void costopt_costing_check_table(Relation rel);
+
+#endif							/* COSTOPT_COSTING_TRIGGER_H */

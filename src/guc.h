@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.h
+ *	  costopt configuration parameters.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef COSTOPT_GUC_H
+#define COSTOPT_GUC_H
+
+typedef enum CostoptMissingPriceAction
+{
+	COSTOPT_MISSING_PRICE_STORE,	/* store the row as 'unpriced' quietly */
+	COSTOPT_MISSING_PRICE_WARN,		/* store it and raise a WARNING */
+	COSTOPT_MISSING_PRICE_ERROR		/* reject the row */
+} CostoptMissingPriceAction;
+
+extern int	costopt_missing_price_action;
+
+extern void costopt_guc_init(void);
+
+#endif							/* COSTOPT_GUC_H */
