@@ -39,8 +39,8 @@ DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 DOCS = $(wildcard doc/*.md)
 
 # pg_regress: explicit, ordered; the first file creates the extension.
-REGRESS = setup pricing costing request_cost load_pricing ingest partition errors
-REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+REGRESS = setup costing exactness partition
+REGRESS_OPTS = --inputdir=.
 
 # Isolation specs (PGXS runs them from installcheck as well).
 ISOLATION = pricing_invalidation

@@ -125,7 +125,7 @@ BEGIN
 		'         LATERAL costopt.price_call(%2$s, t.model, t.created_at, t.input_tokens,'
 		'                                    t.output_tokens, %3$s, %4$s, %5$s) pc'
 		'   WHERE t.created_at >= $1 AND t.created_at < $2'
-		'     AND ($3 IS NULL OR t.model = $3 OR pc.model_name = lower($3))'
+		'     AND ($3 IS NULL OR t.model = $3 OR pc.catalog_model = lower($3))'
 		'     AND (%6$s) IS DISTINCT FROM (%7$s)'
 		'     FOR UPDATE OF t)'
 		'UPDATE %1$s u SET total_cost = NULL FROM todo'

@@ -1,0 +1,48 @@
+-- costopt sample cost report: what the demo prints.
+\set ON_ERROR_STOP on
+\pset footer off
+\pset null '-'
+
+\echo
+\echo '== LLM spend, last 60 days =='
+SELECT count(*) AS calls,
+	   count(*) FILTER (WHERE cost_status = 'priced') AS priced,
+	   count(*) FILTER (WHERE cost_status = 'unpriced') AS unpriced,
+	   to_char(sum(total_cost), 'FM$999,999,990.00') AS total_spend,
+	   to_char(sum(input_tokens), 'FM999,999,999,999') AS input_tokens,
+	   to_char(sum(output_tokens), 'FM999,999,999,999') AS output_tokens
+  FROM costopt.api_usage_logs;
+
+\echo '== Spend by model =='
+SELECT coalesce(r.catalog_model, l.model) AS model,
+	   coalesce(r.catalog_provider, l.provider) AS provider,
+	   count(*) AS calls,
+	   to_char(sum(l.total_cost), 'FM$999,999,990.00') AS spend,
+	   round(100 * sum(l.total_cost) / sum(sum(l.total_cost)) OVER (), 1) AS pct,
+	   to_char(1000 * sum(l.total_cost) / nullif(count(*), 0), 'FM$99,990.000') AS per_1k_calls
+  FROM costopt.api_usage_logs l
+  LEFT JOIN LATERAL costopt.resolve_model(l.provider, l.model) r ON true
+ GROUP BY 1, 2
+ ORDER BY sum(l.total_cost) DESC NULLS LAST;
+
+\echo '== Spend by organisation =='
+SELECT organization_id AS organisation,
+	   count(*) AS calls,
+	   count(DISTINCT user_id) AS users,
+	   to_char(sum(total_cost), 'FM$999,999,990.00') AS spend,
+	   round(100 * sum(total_cost) / sum(sum(total_cost)) OVER (), 1) AS pct,
+	   to_char(sum(total_cost) FILTER (WHERE status <> 'success'), 'FM$999,990.00') AS failed_call_spend,
+	   round(100.0 * sum(cached_input_tokens) / nullif(sum(input_tokens), 0), 1) AS cached_pct
+  FROM costopt.api_usage_logs
+ GROUP BY 1
+ ORDER BY sum(total_cost) DESC;
+
+\echo '== Unpriced calls (no price in the catalog: add one, then run costopt_recost) =='
+SELECT model, provider, count(*) AS calls,
+	   to_char(sum(input_tokens), 'FM999,999,999') AS input_tokens,
+	   to_char(sum(output_tokens), 'FM999,999,999') AS output_tokens,
+	   min(created_at)::date AS first_seen, max(created_at)::date AS last_seen
+  FROM costopt.api_usage_logs
+ WHERE cost_status = 'unpriced'
+ GROUP BY 1, 2
+ ORDER BY 3 DESC;
