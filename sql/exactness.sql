@@ -43,7 +43,7 @@ SELECT c.ts, 'exact', m.provider, m.model_name, c.batch, c.p, c.o,
 -- the reference: the pricing rule of doc/costing.md in plain SQL numerics
 CREATE TEMP TABLE exact_reference AS
 SELECT e.id, v.id AS pricing_id,
-	   CASE WHEN e.is_batch AND v.batch_input_price IS NOT NULL
+	   CASE WHEN e.is_batch AND NOT r.tier AND v.batch_input_price IS NOT NULL
 			THEN e.input_tokens * v.batch_input_price
 			ELSE (e.input_tokens - e.cached_input_tokens - e.cache_write_tokens) * r.in_rate
 				 + e.cached_input_tokens * coalesce(CASE WHEN r.tier THEN v.long_context_cache_read_price END,
@@ -51,7 +51,7 @@ SELECT e.id, v.id AS pricing_id,
 				 + e.cache_write_tokens * coalesce(CASE WHEN r.tier THEN v.long_context_cache_write_price END,
 												   v.cache_write_price, r.in_rate)
 	   END * 0.000001 AS input_cost,
-	   e.output_tokens * CASE WHEN e.is_batch AND v.batch_output_price IS NOT NULL THEN v.batch_output_price
+	   e.output_tokens * CASE WHEN e.is_batch AND NOT r.tier AND v.batch_output_price IS NOT NULL THEN v.batch_output_price
 							  WHEN r.tier AND v.long_context_output_price IS NOT NULL THEN v.long_context_output_price
 							  ELSE v.output_price END * 0.000001 AS output_cost
   FROM exact_calls e

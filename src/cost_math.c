@@ -15,7 +15,8 @@
  * tokens are billed as if they had not been cached: spend is never
  * understated).  A long-context rate that is not set falls back to its base
  * rate.  A batch call bills all of P at the batch input rate and O at the
- * batch output rate, where the version has them.
+ * batch output rate, where the version has them, unless the prompt is above
+ * the long-context threshold (then the long-context rates apply).
  *
  * Two evaluation paths give identical values:
  *
@@ -160,8 +161,13 @@ choose_rates(const CostoptPriceVersion *v, const CostoptUsage *u, RateChoice *c)
 	else
 		c->cache_write = c->uncached;
 
+	/*
+	 * Batch prices apply below the long-context threshold only: the catalog
+	 * has no batch long-context rates, and billing a long prompt at the
+	 * short-prompt batch rate would understate spend.
+	 */
 	c->split_cache = true;
-	if (u->is_batch)
+	if (u->is_batch && !tier)
 	{
 		if (v->has[COSTOPT_RATE_BATCH_INPUT])
 		{

@@ -62,6 +62,8 @@ typedef enum UsageColumn
 	UC_IS_BATCH,
 	UC_PRICING_ID,
 	UC_COST_STATUS,
+	UC_REASONING_TOKENS,
+	UC_TOKENS_ESTIMATED,
 	UC_NUM_COLUMNS
 } UsageColumn;
 
@@ -88,6 +90,8 @@ static const UsageColumnSpec usage_columns[UC_NUM_COLUMNS] = {
 	[UC_IS_BATCH] = {"is_batch", BOOLOID, InvalidOid},
 	[UC_PRICING_ID] = {"pricing_id", INT8OID, InvalidOid},
 	[UC_COST_STATUS] = {"cost_status", TEXTOID, VARCHAROID},
+	[UC_REASONING_TOKENS] = {"reasoning_tokens", INT4OID, InvalidOid},
+	[UC_TOKENS_ESTIMATED] = {"tokens_estimated", BOOLOID, InvalidOid},
 };
 
 /* Resolved column numbers (0: absent) and typmods of one relation. */
@@ -198,9 +202,10 @@ column_map_build(TupleDesc desc, const char *relname, ColumnMap *map)
 				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
 				 errmsg("table \"%s\" is not a costopt usage table", relname),
 				 missing.len > 0 ?
-				 errdetail("Missing columns: %s.%s%s", missing.data,
+				 errdetail("Missing columns: %s.%s%s%s", missing.data,
 						   mistyped.len ? " Wrong types: " : "",
-						   mistyped.len ? mistyped.data : "") :
+						   mistyped.len ? mistyped.data : "",
+						   mistyped.len ? "." : "") :
 				 errdetail("Wrong types: %s.", mistyped.data),
 				 errhint("A usage table needs created_at timestamptz, model text, input_tokens and output_tokens integer, and input_cost, output_cost, total_cost numeric; see doc/costing.md.")));
 }
@@ -299,7 +304,8 @@ column_differs(const ColumnMap *map, TupleDesc desc, UsageColumn c,
 
 static const UsageColumn pricing_inputs[] = {
 	UC_CREATED_AT, UC_MODEL, UC_PROVIDER, UC_INPUT_TOKENS, UC_OUTPUT_TOKENS,
-	UC_CACHED_TOKENS, UC_CACHE_WRITE_TOKENS, UC_IS_BATCH
+	UC_CACHED_TOKENS, UC_CACHE_WRITE_TOKENS, UC_IS_BATCH, UC_REASONING_TOKENS,
+	UC_TOKENS_ESTIMATED
 };
 
 static const UsageColumn cost_outputs[] = {
@@ -318,10 +324,12 @@ fit_numeric(const ColumnMap *map, UsageColumn c, Numeric value)
 
 /*
  * Price one row: fill the cost columns of values/nulls (full-width arrays
- * of the relation's columns).
+ * of the relation's columns).  On UPDATE, tokens_estimated is taken as
+ * written; on INSERT, cost_status 'estimated' also marks the row.
  */
 static void
-price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls)
+price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls,
+		  bool is_update)
 {
 	CostoptUsage usage;
 	const char *model;
@@ -341,6 +349,11 @@ price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls)
 				 errmsg("column \"created_at\" of a usage row must not be null"),
 				 errhint("Leave created_at out to use the current time.")));
 	at = DatumGetTimestampTz(values[idx]);
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column \"created_at\" of a usage row must be a finite time"),
+				 errdetail("The value is %s.", timestamptz_to_str(at))));
 
 	model = text_column(map, UC_MODEL, values, nulls, &model_len);
 	if (model == NULL)
@@ -358,12 +371,41 @@ price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls)
 		!nulls[map->attnum[UC_IS_BATCH] - 1] &&
 		DatumGetBool(values[map->attnum[UC_IS_BATCH] - 1]);
 
+	{
+		int32		reasoning = token_count(map, UC_REASONING_TOKENS, values, nulls);
+
+		if (reasoning > usage.output)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("reasoning tokens exceed output tokens"),
+					 errdetail("output_tokens is " INT64_FORMAT ", reasoning_tokens %d.",
+							   usage.output, reasoning),
+					 errhint("output_tokens counts all generated tokens, reasoning included. "
+							 "If the provider reports reasoning apart (Gemini thoughtsTokenCount), "
+							 "add it to output_tokens.")));
+	}
+
+	/*
+	 * Were the token counts estimated?  tokens_estimated, where the table
+	 * has it, is the record; a row inserted with cost_status 'estimated'
+	 * sets it.  Without the column, cost_status 'estimated' is kept.
+	 */
 	if (map->attnum[UC_COST_STATUS] != 0 && !nulls[map->attnum[UC_COST_STATUS] - 1])
 	{
 		int			len;
 		const char *s = text_column(map, UC_COST_STATUS, values, nulls, &len);
 
 		estimated = (len == 9 && memcmp(s, "estimated", 9) == 0);
+	}
+	if (map->attnum[UC_TOKENS_ESTIMATED] != 0)
+	{
+		idx = map->attnum[UC_TOKENS_ESTIMATED] - 1;
+		if (!is_update || nulls[idx])
+			estimated = estimated || (!nulls[idx] && DatumGetBool(values[idx]));
+		else
+			estimated = DatumGetBool(values[idx]);
+		values[idx] = BoolGetDatum(estimated);
+		nulls[idx] = false;
 	}
 
 	list = costopt_pricing_lookup(provider, provider_len, model, model_len);
@@ -380,6 +422,8 @@ price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls)
 							provider_len, provider ? provider : "",
 							provider ? "\")" : "",
 							timestamptz_to_str(at)),
+					 costopt_missing_price_action == COSTOPT_MISSING_PRICE_ERROR ?
+					 errdetail("costopt.missing_price_action is 'error', so the call is not stored.") :
 					 errdetail("The call is stored in \"%s\" with cost_status 'unpriced'.",
 							   RelationGetRelationName(rel)),
 					 errhint("Add a price to costopt.model_pricing or an alias to costopt.model_aliases, then run costopt_recost().")));
@@ -501,7 +545,7 @@ costopt_costing_trigger(PG_FUNCTION_ARGS)
 		}
 	}
 
-	price_row(rel, map, values, nulls);
+	price_row(rel, map, values, nulls, is_update);
 	result = heap_form_tuple(desc, values, nulls);
 	return PointerGetDatum(result);
 }

@@ -22,6 +22,10 @@
  *	  catalog read).  InvalidOid means "everything changed".
  *	- A (sub)transaction abort also clears cache_valid: the cache may have
  *	  been filled from prices that were never committed.
+ *	- So does the end of any transaction in which an invalidation arrived:
+ *	  the cache may have been refilled from that transaction's snapshot,
+ *	  which can predate the change (REPEATABLE READ, or a statement whose
+ *	  snapshot was taken just before the change committed).
  *	- The next lookup that finds the cache invalid resets the memory context
  *	  and starts over.
  *
@@ -62,6 +66,7 @@ typedef struct PriceCacheEntry
 static MemoryContext PricingCacheContext = NULL;
 static HTAB *PriceCache = NULL;
 static bool cache_valid = false;
+static bool inval_in_xact = false;	/* an invalidation arrived in this xact */
 static Oid	pricing_relid = InvalidOid;
 static SPIPlanPtr load_plan = NULL;
 
@@ -90,15 +95,38 @@ pricing_relcache_callback(Datum arg, Oid relid)
 	{
 		cache_valid = false;
 		pricing_relid = InvalidOid;
+		inval_in_xact = true;
 	}
 }
 
-/* Drop the cache when a (sub)transaction that may have filled it aborts. */
+/*
+ * At the end of a transaction, drop the cache if it may hold prices that
+ * are not the committed state: after an abort (it may have seen the
+ * transaction's own uncommitted prices), and after any transaction in which
+ * an invalidation arrived (the cache may have been refilled from a snapshot
+ * taken before the change committed, as in REPEATABLE READ, and no further
+ * invalidation would ever correct it).
+ */
 static void
 pricing_xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		cache_valid = false;
+	switch (event)
+	{
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			cache_valid = false;
+			inval_in_xact = false;
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			if (inval_in_xact)
+				cache_valid = false;
+			inval_in_xact = false;
+			break;
+		default:
+			break;
+	}
 }
 
 static void

@@ -101,6 +101,7 @@ CREATE TABLE costopt.model_aliases (
 	provider        text,
 	target_provider text NOT NULL,
 	target_model    text NOT NULL,
+	source          text NOT NULL DEFAULT 'manual',
 	created_at      timestamptz NOT NULL DEFAULT now(),
 	CONSTRAINT model_aliases_alias_check
 		CHECK (alias = lower(alias) AND length(alias) BETWEEN 1 AND 200),
@@ -138,6 +139,7 @@ CREATE TABLE costopt.api_usage_logs (
 	cached_input_tokens integer NOT NULL DEFAULT 0,
 	cache_write_tokens  integer NOT NULL DEFAULT 0,
 	reasoning_tokens    integer NOT NULL DEFAULT 0,
+	tokens_estimated    boolean NOT NULL DEFAULT false,
 	latency_ms          integer,
 	status              text NOT NULL DEFAULT 'success',
 	error_message       text,
@@ -147,6 +149,8 @@ CREATE TABLE costopt.api_usage_logs (
 	total_cost          numeric,
 	pricing_id          bigint,
 	cost_status         text,
+	CONSTRAINT api_usage_logs_created_at_check
+		CHECK (isfinite(created_at)),
 	CONSTRAINT api_usage_logs_tokens_check
 		CHECK (input_tokens >= 0 AND output_tokens >= 0
 			   AND cached_input_tokens >= 0 AND cache_write_tokens >= 0
@@ -185,9 +189,20 @@ COMMENT ON COLUMN costopt.api_usage_logs.cache_write_tokens IS
 	'Prompt tokens written to the provider''s prompt cache (subset of input_tokens)';
 COMMENT ON COLUMN costopt.api_usage_logs.reasoning_tokens IS
 	'Reasoning tokens reported by the provider (subset of output_tokens)';
+COMMENT ON COLUMN costopt.api_usage_logs.tokens_estimated IS
+	'Token counts were estimated from text because the provider reported no usage';
 COMMENT ON COLUMN costopt.api_usage_logs.status IS
 	'success, or what went wrong (error, timeout, rate_limited, ...): anything but success is a failed call';
 COMMENT ON COLUMN costopt.api_usage_logs.cost_status IS
-	'priced, unpriced (no price for the model at created_at) or estimated (token counts estimated)';
+	'priced, unpriced (no price for the model at created_at) or estimated (priced from estimated token counts)';
 COMMENT ON COLUMN costopt.api_usage_logs.pricing_id IS
 	'costopt.model_pricing row that priced this call';
+
+-- pg_dump keeps user data of extension tables only when they are registered.
+-- Seed rows are created by the install script, so they are left out of the
+-- dump (a restore would insert them twice); everything else is dumped.
+SELECT pg_catalog.pg_extension_config_dump('costopt.model_pricing', $$WHERE source <> 'seed'$$);
+SELECT pg_catalog.pg_extension_config_dump('costopt.model_pricing_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('costopt.model_aliases', $$WHERE source <> 'seed'$$);
+SELECT pg_catalog.pg_extension_config_dump('costopt.api_usage_logs', '');
+SELECT pg_catalog.pg_extension_config_dump('costopt.api_usage_logs_id_seq', '');

@@ -55,6 +55,9 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION costopt.model_pricing_check() IS
+	'Trigger: normalises names and refuses overlapping price versions (SQLSTATE 23P01)';
+
 CREATE TRIGGER model_pricing_check
 	BEFORE INSERT OR UPDATE ON costopt.model_pricing
 	FOR EACH ROW EXECUTE FUNCTION costopt.model_pricing_check();
@@ -73,6 +76,9 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION costopt.model_aliases_normalize() IS
+	'Trigger: lower-cases and trims alias names';
+
 CREATE TRIGGER model_aliases_normalize
 	BEFORE INSERT OR UPDATE ON costopt.model_aliases
 	FOR EACH ROW EXECUTE FUNCTION costopt.model_aliases_normalize();
@@ -83,12 +89,30 @@ RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'costopt_pricing_invalidate';
 
+COMMENT ON FUNCTION costopt.pricing_invalidate() IS
+	'Statement trigger: tells every backend''s pricing cache that prices changed';
+
 CREATE TRIGGER model_pricing_invalidate
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON costopt.model_pricing
 	FOR EACH STATEMENT EXECUTE FUNCTION costopt.pricing_invalidate();
 CREATE TRIGGER model_aliases_invalidate
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON costopt.model_aliases
 	FOR EACH STATEMENT EXECUTE FUNCTION costopt.pricing_invalidate();
+
+-- Model makers first: when a name is priced by several providers (OpenAI's
+-- gpt-4o is also sold by Azure and OpenRouter) and the usage row names no
+-- provider with a price for it, the maker's own price list is used.
+CREATE FUNCTION costopt.provider_rank(provider text)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_position(ARRAY['openai', 'anthropic', 'google', 'meta', 'mistral',
+										 'cohere', 'deepseek', 'xai', 'amazon'], provider), 100)
+$$;
+
+COMMENT ON FUNCTION costopt.provider_rank(text) IS
+	'Preference of a provider when a model name is priced by several (model makers first)';
 
 -- Resolves a reported (provider, model) to a catalog (provider, model_name).
 -- Rules, first match wins, each tried on the name as reported and again
@@ -97,8 +121,9 @@ CREATE TRIGGER model_aliases_invalidate
 -- version stamp ("-2024-08-06", "-20240229", "-0613", "-001", "@20240229"):
 --   1. an alias for that provider, then an alias for any provider;
 --   2. a catalog model of that provider;
---   3. a catalog model of any provider, the provider with the most recent
---      version first and then by provider name.
+--   3. a catalog model of any provider: the model's maker first (see
+--      costopt.provider_rank), then the provider with the most recent
+--      version, then by provider name.
 -- Returns one row; both columns NULL when nothing matches.
 CREATE FUNCTION costopt.resolve_model(provider text, model text,
 									  OUT catalog_provider text, OUT catalog_model text)
@@ -160,7 +185,7 @@ BEGIN
 		  FROM costopt.model_pricing mp
 		 WHERE mp.model_name = candidate
 		 GROUP BY mp.provider, mp.model_name
-		 ORDER BY max(mp.effective_from) DESC, mp.provider
+		 ORDER BY costopt.provider_rank(mp.provider), max(mp.effective_from) DESC, mp.provider
 		 LIMIT 1;
 		IF FOUND THEN
 			RETURN;

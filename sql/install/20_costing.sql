@@ -24,7 +24,8 @@ COMMENT ON FUNCTION costopt.check_usage_table(regclass) IS
 
 -- Installs the costing trigger on a user's usage table (plain or
 -- partitioned) and prices the rows it already holds that have no cost yet.
--- Returns the number of rows it priced.
+-- Returns the number of rows it priced (rows whose model still has no price
+-- stay unpriced and are not counted).
 CREATE FUNCTION @extschema@.costopt_attach_costing(usage_table regclass)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -56,8 +57,10 @@ BEGIN
 	END IF;
 
 	-- an UPDATE that leaves total_cost NULL asks the trigger to price the row
-	EXECUTE format('UPDATE %s SET total_cost = NULL WHERE total_cost IS NULL', usage_table);
-	GET DIAGNOSTICS priced = ROW_COUNT;
+	EXECUTE format('WITH u AS (UPDATE %s SET total_cost = NULL WHERE total_cost IS NULL '
+				   'RETURNING total_cost) SELECT count(*) FROM u WHERE total_cost IS NOT NULL',
+				   usage_table)
+	   INTO priced;
 	RETURN priced;
 END;
 $$;
@@ -81,7 +84,7 @@ DECLARE
 	opt_cols text := '';
 	col text;
 	cmp_old text := 't.input_cost, t.output_cost, t.total_cost';
-	cmp_new text := 'pc.input_cost, pc.output_cost, pc.total_cost';
+	cmp_new text;
 	has_col boolean;
 	expr text;
 	args text[] := ARRAY[]::text[];
@@ -96,6 +99,14 @@ BEGIN
 				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
 	END IF;
 	PERFORM costopt.check_usage_table(usage_table);
+
+	-- computed costs compared as the columns would store them (typmod)
+	SELECT string_agg(format('pc.%1$I::%2$s', a.attname, format_type(a.atttypid, a.atttypmod)),
+					  ', ' ORDER BY array_position(ARRAY['input_cost', 'output_cost', 'total_cost'], a.attname::text))
+	  INTO cmp_new
+	  FROM pg_attribute a
+	 WHERE a.attrelid = usage_table AND a.attnum > 0 AND NOT a.attisdropped
+	   AND a.attname IN ('input_cost', 'output_cost', 'total_cost');
 
 	-- optional columns: use them when the table has them
 	FOREACH col IN ARRAY ARRAY['provider', 'cached_input_tokens', 'cache_write_tokens',
@@ -125,7 +136,7 @@ BEGIN
 		'         LATERAL costopt.price_call(%2$s, t.model, t.created_at, t.input_tokens,'
 		'                                    t.output_tokens, %3$s, %4$s, %5$s) pc'
 		'   WHERE t.created_at >= $1 AND t.created_at < $2'
-		'     AND ($3 IS NULL OR t.model = $3 OR pc.catalog_model = lower($3))'
+		'     AND ($3 IS NULL OR lower(t.model) = lower($3) OR pc.catalog_model = lower($3))'
 		'     AND (%6$s) IS DISTINCT FROM (%7$s)'
 		'     FOR UPDATE OF t)'
 		'UPDATE %1$s u SET total_cost = NULL FROM todo'
@@ -134,8 +145,11 @@ BEGIN
 	USING from_time, to_time, model;
 	GET DIAGNOSTICS changed = ROW_COUNT;
 
-	EXECUTE format('SELECT count(*) FROM %s t WHERE t.created_at >= $1 AND t.created_at < $2'
-				   '   AND t.total_cost IS NULL AND ($3 IS NULL OR t.model = $3)', usage_table)
+	EXECUTE format('SELECT count(*) FROM %1$s t'
+				   ' WHERE t.created_at >= $1 AND t.created_at < $2 AND t.total_cost IS NULL'
+				   '   AND ($3 IS NULL OR lower(t.model) = lower($3)'
+				   '        OR (SELECT r.catalog_model FROM costopt.resolve_model(%2$s, t.model) r) = lower($3))',
+				   usage_table, args[1])
 	   INTO still_unpriced
 	  USING from_time, to_time, model;
 END;

@@ -141,6 +141,9 @@ AS $$
 			  FROM (SELECT coalesce(input_tokens > v.long_context_threshold, false) AS tier) s) t
 $$;
 
+COMMENT ON FUNCTION costopt.version_cost(costopt.model_pricing, numeric, numeric, numeric, numeric) IS
+	'Cost of a call with fractional (average) token counts under one price version';
+
 -- What a steady workload costs per request, day, month and year.
 CREATE FUNCTION @extschema@.costopt_monthly_projection(daily_requests numeric,
 													   avg_input_tokens numeric,

@@ -53,6 +53,9 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION costopt.catalog_price(jsonb, text, text) IS
+	'A per-token price field of a LiteLLM catalog entry, as USD per million tokens';
+
 -- A token limit of a catalog entry (integers; some catalogs write 2000000.0).
 CREATE FUNCTION costopt.catalog_limit(entry jsonb, field text)
 RETURNS integer
@@ -64,14 +67,21 @@ AS $$
 				THEN round((entry ->> field)::numeric)::integer END
 $$;
 
+COMMENT ON FUNCTION costopt.catalog_limit(jsonb, text) IS
+	'A token limit field of a LiteLLM catalog entry, as integer (NULL when absent or out of range)';
+
 -- Imports a catalog in LiteLLM's model_prices_and_context_window.json format
 -- as price versions in force from effective_from.  Per model:
 --   unchanged  the version in force then already has these prices;
 --   updated    a version starting exactly at effective_from was overwritten;
 --   inserted   a new version was added (it supersedes the one in force);
 --   skipped    the entry has no per-token prices (images, audio seconds,
---              tiered_pricing lists), is not a model (sample_spec), or its
---              provider is not in 'providers'.
+--              tiered_pricing lists), is not a model (sample_spec), its
+--              provider is not in 'providers', an earlier key of the same
+--              catalog named the same model, or a version with an explicit
+--              effective_to is in force then (a WARNING names it).
+-- Context window, output limit and mode are corrected in place (counted as
+-- updated) when only they changed.
 -- Quality scores, tiers and notes of existing versions are kept.
 CREATE FUNCTION @extschema@.costopt_load_pricing(catalog jsonb,
 												 effective_from timestamptz DEFAULT now(),
@@ -94,6 +104,7 @@ DECLARE
 	cur costopt.model_pricing;
 	new_row costopt.model_pricing;
 	mode_val text;
+	seen text[] := ARRAY[]::text[];
 BEGIN
 	inserted := 0; updated := 0; unchanged := 0; skipped := 0;
 
@@ -151,6 +162,12 @@ BEGIN
 			skipped := skipped + 1;
 			CONTINUE;
 		END IF;
+		-- two keys naming the same model ("x" and "gemini/x"): the first wins
+		IF (prov || '/' || model) = ANY (seen) THEN
+			skipped := skipped + 1;
+			CONTINUE;
+		END IF;
+		seen := seen || (prov || '/' || model);
 
 		mode_val := coalesce(e ->> 'mode', 'chat');
 		IF mode_val NOT IN ('chat', 'completion', 'responses', 'embedding', 'rerank', 'moderation',
@@ -209,7 +226,28 @@ BEGIN
 				new_row.long_context_threshold, new_row.long_context_input_price, new_row.long_context_output_price,
 				new_row.long_context_cache_read_price, new_row.long_context_cache_write_price,
 				new_row.batch_input_price, new_row.batch_output_price) THEN
-			unchanged := unchanged + 1;
+			-- same prices; limits and mode are facts about the model, not price
+			-- history, so they are corrected in place
+			IF (cur.context_window, cur.max_output_tokens, cur.mode)
+			   IS DISTINCT FROM (new_row.context_window, new_row.max_output_tokens, new_row.mode) THEN
+				UPDATE costopt.model_pricing mp
+				   SET context_window = new_row.context_window,
+					   max_output_tokens = new_row.max_output_tokens,
+					   mode = new_row.mode
+				 WHERE mp.id = cur.id;
+				updated := updated + 1;
+			ELSE
+				unchanged := unchanged + 1;
+			END IF;
+		ELSIF FOUND AND cur.effective_to IS NOT NULL
+			  AND cur.effective_from < costopt_load_pricing.effective_from
+			  AND costopt_load_pricing.effective_from < cur.effective_to THEN
+			-- a version with an explicit end is in force then: a new version
+			-- would overlap it, so leave this model to be corrected by hand
+			RAISE WARNING 'price of "%" (provider "%") not loaded: version % runs from % to %',
+				model, prov, cur.id, cur.effective_from, cur.effective_to
+				USING HINT = 'Load with an effective_from outside that range, or edit the version.';
+			skipped := skipped + 1;
 		ELSIF FOUND AND cur.effective_from = costopt_load_pricing.effective_from THEN
 			UPDATE costopt.model_pricing mp
 			   SET input_price = new_row.input_price,

@@ -36,6 +36,9 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION costopt.usage_count(jsonb, text[]) IS
+	'A token count from a provider usage block, validated (22023 / 22003 on bad values)';
+
 -- Rough token count of a text: about four characters per token for English
 -- prose and code, the rule of thumb OpenAI and Anthropic document.
 CREATE FUNCTION costopt.estimate_tokens(content text)
@@ -47,6 +50,9 @@ AS $$
 				ELSE least(ceil(length(content) / 4.0), 2147483647)::integer END
 $$;
 
+COMMENT ON FUNCTION costopt.estimate_tokens(text) IS
+	'Rough token count of a text: one token per four characters';
+
 -- All string values under a JSON document, concatenated (for estimates).
 CREATE FUNCTION costopt.json_text(doc jsonb)
 RETURNS text
@@ -57,6 +63,9 @@ AS $$
 	  FROM jsonb_path_query(doc, 'strict $.**') v
 	 WHERE jsonb_typeof(v) = 'string'
 $$;
+
+COMMENT ON FUNCTION costopt.json_text(jsonb) IS
+	'All string values of a JSON document, concatenated (for token estimates)';
 
 -- Normalises a provider response to costopt's token convention and inserts
 -- one priced usage row.  Recognised shapes (detected from the payload, the
@@ -243,14 +252,14 @@ BEGIN
 	INSERT INTO costopt.api_usage_logs
 		(created_at, organization_id, user_id, project, tags, provider, model, operation,
 		 input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
-		 latency_ms, status, error_message, request_hash, cost_status)
+		 latency_ms, status, error_message, request_hash, tokens_estimated)
 	VALUES
 		(costopt_ingest.created_at, costopt_ingest.organization_id, costopt_ingest.user_id,
 		 costopt_ingest.project, costopt_ingest.tags, lower(nullif(btrim(costopt_ingest.provider), '')),
 		 model_val, op, in_tok, out_tok, cached, cache_write, reasoning,
 		 costopt_ingest.latency_ms, status_val, err,
 		 CASE WHEN request IS NOT NULL THEN md5(request::text) END,
-		 CASE WHEN estimated THEN 'estimated' END)
+		 estimated)
 	RETURNING * INTO row_out;
 	RETURN row_out;
 END;

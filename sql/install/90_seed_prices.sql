@@ -84,6 +84,9 @@ VALUES
 	('anthropic', 'claude-sonnet-4-5', 'advanced', 'chat', 3.00, 15.00, 0.30, 3.75,
 	 200000, 6.00, 22.50, 0.60, 7.50, 1.50, 7.50, 1000000, 64000, 0.9200, true, NULL,
 	 'seed', '-infinity', NULL, 'Long-context prices apply to prompts above 200k tokens'),
+	('anthropic', 'claude-opus-4', 'premium', 'chat', 15.00, 75.00, 1.50, 18.75,
+	 NULL, NULL, NULL, NULL, NULL, 7.50, 37.50, 200000, 32000, 0.9300, true, NULL,
+	 'seed', '-infinity', NULL, NULL),
 	('anthropic', 'claude-haiku-4-5', 'base', 'chat', 1.00, 5.00, 0.10, 1.25,
 	 NULL, NULL, NULL, NULL, NULL, 0.50, 2.50, 200000, 64000, 0.8600, true, NULL,
 	 'seed', '-infinity', NULL, NULL),
@@ -110,8 +113,9 @@ VALUES
 
 -- Names gateways report for the seed models that the generic rules (strip a
 -- provider prefix, strip a date or version stamp) do not cover.
-INSERT INTO costopt.model_aliases (alias, provider, target_provider, target_model) VALUES
-	('gpt-4-turbo-preview', NULL, 'openai', 'gpt-4-turbo'),
+INSERT INTO costopt.model_aliases (alias, provider, target_provider, target_model, source)
+SELECT a.*, 'seed' FROM (VALUES
+	('gpt-4-turbo-preview', NULL::text, 'openai', 'gpt-4-turbo'),
 	('gpt-4-1106-preview', NULL, 'openai', 'gpt-4-turbo'),
 	('gpt-4-0125-preview', NULL, 'openai', 'gpt-4-turbo'),
 	('gpt-35-turbo', NULL, 'openai', 'gpt-3.5-turbo'),
@@ -128,4 +132,4 @@ INSERT INTO costopt.model_aliases (alias, provider, target_provider, target_mode
 	('meta.llama2-70b-chat-v1', NULL, 'meta', 'llama-2-70b'),
 	('meta.llama2-13b-chat-v1', NULL, 'meta', 'llama-2-13b'),
 	('llama-2-70b-chat', NULL, 'meta', 'llama-2-70b'),
-	('llama-2-13b-chat', NULL, 'meta', 'llama-2-13b');
+	('llama-2-13b-chat', NULL, 'meta', 'llama-2-13b')) AS a(alias, provider, target_provider, target_model);
