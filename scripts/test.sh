@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of costopt on a throwaway cluster:
-#   pg_regress (sql/ + expected/), isolation specs (test/isolation) and the
-#   pgTAP suites (test/pgtap) through pg_prove.
+#   pg_regress (sql/ + expected/), isolation specs (test/isolation), the
+#   pgTAP suites (test/pgtap) through pg_prove and the cluster-level TAP
+#   scripts (test/t, dump and restore) through prove.
 # Installs missing packages, builds and installs the extension, always removes
 # the cluster, prints "costopt tests: N passed, N failed" and exits non-zero
 # on any failure.
@@ -39,18 +40,30 @@ passed=$((passed + p))
 failed=$((failed + f))
 [ $rc -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1))
 
+# count_prove FILE RC: add a prove/pg_prove run's results to the totals
+count_prove() {
+	local out=$1 rc=$2 t bad
+	t=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$out")
+	bad=$(grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$out" | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
+	t=${t:-0}
+	passed=$((passed + t - bad))
+	failed=$((failed + bad))
+	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then failed=$((failed + 1)); fi
+}
+
 log "pgTAP suites"
 psql -X -q -d postgres -c "CREATE DATABASE costopt_tap" >/dev/null
 psql -X -q -d costopt_tap -c "CREATE EXTENSION pgtap; CREATE EXTENSION costopt;" >/dev/null
 pg_prove -d costopt_tap --ext .sql -r test/pgtap >"$WORK/prove.out" 2>&1
 rc=$?
 cat "$WORK/prove.out"
-t=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$WORK/prove.out")
-bad=$(grep -Eo 'Failed [0-9]+/[0-9]+ subtests' "$WORK/prove.out" | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
-t=${t:-0}
-passed=$((passed + t - bad))
-failed=$((failed + bad))
-[ $rc -ne 0 ] && [ "$bad" -eq 0 ] && failed=$((failed + 1))
+count_prove "$WORK/prove.out" $rc
+
+log "cluster-level TAP scripts (dump and restore)"
+prove -e bash test/t/ >"$WORK/tap.out" 2>&1
+rc=$?
+cat "$WORK/tap.out"
+count_prove "$WORK/tap.out" $rc
 
 echo
 echo "costopt tests: $passed passed, $failed failed"

@@ -14,6 +14,9 @@
  * error).  Token counts that cannot be right are rejected with a clear
  * error before any constraint fires.
  *
+ * An INSERT by the table's owner of a row that is already costed
+ * consistently (a restore, a migration of billed history) is kept as is.
+ *
  * UPDATE re-prices when a pricing input changed (model, provider,
  * created_at, token counts, is_batch) or when the new total_cost is NULL,
  * which is how costopt_recost() asks for it.  Any other UPDATE keeps the
@@ -29,6 +32,8 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -312,6 +317,38 @@ static const UsageColumn cost_outputs[] = {
 	UC_INPUT_COST, UC_OUTPUT_COST, UC_TOTAL_COST, UC_PRICING_ID, UC_COST_STATUS
 };
 
+/*
+ * Does an inserted row arrive with a complete, consistent costing of its
+ * own: cost_status 'unpriced' with no costs, or 'priced'/'estimated' with
+ * all three costs (and a pricing_id where the table has one)?
+ */
+static bool
+row_arrives_costed(const ColumnMap *map, Datum *values, bool *nulls)
+{
+	const char *status;
+	int			len;
+	bool		unpriced;
+	bool		has_costs;
+	bool		no_costs;
+
+	status = text_column(map, UC_COST_STATUS, values, nulls, &len);
+	if (status == NULL)
+		return false;
+	unpriced = (len == 8 && memcmp(status, "unpriced", 8) == 0);
+	has_costs = !nulls[map->attnum[UC_INPUT_COST] - 1] &&
+		!nulls[map->attnum[UC_OUTPUT_COST] - 1] &&
+		!nulls[map->attnum[UC_TOTAL_COST] - 1];
+	no_costs = nulls[map->attnum[UC_INPUT_COST] - 1] &&
+		nulls[map->attnum[UC_OUTPUT_COST] - 1] &&
+		nulls[map->attnum[UC_TOTAL_COST] - 1];
+
+	if (unpriced)
+		return no_costs &&
+			(map->attnum[UC_PRICING_ID] == 0 || nulls[map->attnum[UC_PRICING_ID] - 1]);
+	return has_costs &&
+		(map->attnum[UC_PRICING_ID] == 0 || !nulls[map->attnum[UC_PRICING_ID] - 1]);
+}
+
 /* Apply a numeric column's typmod, as an assignment would. */
 static Datum
 fit_numeric(const ColumnMap *map, UsageColumn c, Numeric value)
@@ -544,6 +581,19 @@ costopt_costing_trigger(PG_FUNCTION_ARGS)
 			return PointerGetDatum(heap_form_tuple(desc, values, nulls));
 		}
 	}
+
+	/*
+	 * Rows that arrive already costed are kept as they are when the inserting
+	 * role owns the table: that is a restore (pg_dump writes the usage log
+	 * before the price catalog) or a migration of billed history.  Anyone
+	 * else's costs are recomputed.  Checked only when cost_status is set, so
+	 * ordinary inserts pay nothing for it.
+	 */
+	if (!is_update && map->attnum[UC_COST_STATUS] != 0 &&
+		!nulls[map->attnum[UC_COST_STATUS] - 1] &&
+		row_arrives_costed(map, values, nulls) &&
+		pg_class_ownercheck(RelationGetRelid(rel), GetUserId()))
+		return PointerGetDatum(td->tg_trigtuple);
 
 	price_row(rel, map, values, nulls, is_update);
 	result = heap_form_tuple(desc, values, nulls);

@@ -78,8 +78,9 @@ COMMENT ON FUNCTION costopt.catalog_limit(jsonb, text) IS
 --   skipped    the entry has no per-token prices (images, audio seconds,
 --              tiered_pricing lists), is not a model (sample_spec), its
 --              provider is not in 'providers', an earlier key of the same
---              catalog named the same model, or a version with an explicit
---              effective_to is in force then (a WARNING names it).
+--              catalog named the same model, a version with an explicit
+--              effective_to is in force then, or the change would overwrite
+--              a seed version (a WARNING names the last two).
 -- Context window, output limit and mode are corrected in place (counted as
 -- updated) when only they changed.
 -- Quality scores, tiers and notes of existing versions are kept.
@@ -228,11 +229,16 @@ BEGIN
 				new_row.batch_input_price, new_row.batch_output_price) THEN
 			-- same prices; limits and mode are facts about the model, not price
 			-- history, so they are corrected in place
-			IF (cur.context_window, cur.max_output_tokens, cur.mode)
-			   IS DISTINCT FROM (new_row.context_window, new_row.max_output_tokens, new_row.mode) THEN
+			-- (a catalog that omits a limit does not blank it; seed rows are
+			-- left alone: the install script owns them)
+			IF cur.source <> 'seed'
+			   AND (cur.context_window, cur.max_output_tokens, cur.mode)
+				   IS DISTINCT FROM (coalesce(new_row.context_window, cur.context_window),
+									 coalesce(new_row.max_output_tokens, cur.max_output_tokens),
+									 new_row.mode) THEN
 				UPDATE costopt.model_pricing mp
-				   SET context_window = new_row.context_window,
-					   max_output_tokens = new_row.max_output_tokens,
+				   SET context_window = coalesce(new_row.context_window, mp.context_window),
+					   max_output_tokens = coalesce(new_row.max_output_tokens, mp.max_output_tokens),
 					   mode = new_row.mode
 				 WHERE mp.id = cur.id;
 				updated := updated + 1;
@@ -248,6 +254,13 @@ BEGIN
 				model, prov, cur.id, cur.effective_from, cur.effective_to
 				USING HINT = 'Load with an effective_from outside that range, or edit the version.';
 			skipped := skipped + 1;
+		ELSIF FOUND AND cur.effective_from = costopt_load_pricing.effective_from AND cur.source = 'seed' THEN
+			-- seed rows are recreated by CREATE EXTENSION and not dumped, so a
+			-- change to them would be lost: add a version with its own start
+			RAISE WARNING 'price of "%" (provider "%") not loaded: it would overwrite a seed version starting at %',
+				model, prov, cur.effective_from
+				USING HINT = 'Load with a later effective_from; the new version supersedes the seed price from then on.';
+			skipped := skipped + 1;
 		ELSIF FOUND AND cur.effective_from = costopt_load_pricing.effective_from THEN
 			UPDATE costopt.model_pricing mp
 			   SET input_price = new_row.input_price,
@@ -261,8 +274,8 @@ BEGIN
 				   long_context_cache_write_price = new_row.long_context_cache_write_price,
 				   batch_input_price = new_row.batch_input_price,
 				   batch_output_price = new_row.batch_output_price,
-				   context_window = new_row.context_window,
-				   max_output_tokens = new_row.max_output_tokens,
+				   context_window = coalesce(new_row.context_window, mp.context_window),
+				   max_output_tokens = coalesce(new_row.max_output_tokens, mp.max_output_tokens),
 				   mode = new_row.mode,
 				   source = costopt_load_pricing.source
 			 WHERE mp.id = cur.id;

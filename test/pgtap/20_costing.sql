@@ -12,7 +12,7 @@ SET client_min_messages = warning;
 SET timezone = 'UTC';
 SET search_path = public, pg_catalog;
 
-SELECT plan(140);
+SELECT plan(145);
 
 -- costopt_recost results, captured by lives_ok so that a failing call shows
 -- its error and the assertions after it still run
@@ -775,6 +775,43 @@ SELECT CASE WHEN (SELECT doc FROM real_catalog) IS NULL
 				$$VALUES (1.25::numeric, 10::numeric, 200000, 2.5::numeric, 0.91::numeric)$$,
 				'load_pricing: gemini/gemini-2.5-pro becomes a new google gemini-2.5-pro version that keeps the seed quality score')
 	   END;
+
+
+-- rows that arrive already costed: kept for the table's owner (restores,
+-- migrations of billed history), recomputed for anyone else
+INSERT INTO costopt.api_usage_logs (created_at, organization_id, provider, model, input_tokens, output_tokens,
+									input_cost, output_cost, total_cost, pricing_id, cost_status)
+VALUES ('2025-03-01', 'own-1', 'openai', 'gpt-4o', 1000, 200, 1, 2, 3,
+		(SELECT id FROM costopt.model_pricing WHERE model_name = 'gpt-4o' AND provider = 'openai' AND source = 'seed'), 'priced'),
+	   ('2025-03-01', 'own-2', NULL, 'own-unknown', 1000, 200, NULL, NULL, NULL, NULL, 'unpriced'),
+	   ('2025-03-01', 'own-3', 'openai', 'gpt-4o', 1000, 200, 1, 2, NULL, NULL, 'priced');
+SELECT results_eq($$SELECT organization_id, total_cost, cost_status FROM costopt.api_usage_logs
+					 WHERE organization_id LIKE 'own-%' ORDER BY organization_id$$,
+				  $$VALUES ('own-1'::text, 3::numeric, 'priced'::text), ('own-2', NULL, 'unpriced'),
+						   ('own-3', 0.0045, 'priced')$$,
+				  'the owner''s consistently costed rows are kept; an inconsistent one is priced');
+CREATE ROLE tap_gateway;
+GRANT USAGE ON SCHEMA costopt TO tap_gateway;
+GRANT SELECT ON costopt.model_pricing, costopt.model_aliases TO tap_gateway;
+GRANT INSERT, SELECT ON costopt.api_usage_logs TO tap_gateway;
+GRANT USAGE ON SEQUENCE costopt.api_usage_logs_id_seq TO tap_gateway;
+SET ROLE tap_gateway;
+INSERT INTO costopt.api_usage_logs (created_at, organization_id, provider, model, input_tokens, output_tokens,
+									input_cost, output_cost, total_cost, pricing_id, cost_status)
+VALUES ('2025-03-01', 'gw-1', 'openai', 'gpt-4o', 1000, 200, 0, 0, 0,
+		(SELECT id FROM costopt.model_pricing WHERE model_name = 'gpt-4o' AND provider = 'openai' AND source = 'seed'), 'priced');
+RESET ROLE;
+SELECT is((SELECT total_cost FROM costopt.api_usage_logs WHERE organization_id = 'gw-1'), 0.0045::numeric,
+		  'a non-owner''s ready-made costs are recomputed');
+
+-- costopt_load_pricing leaves seed versions alone
+SELECT is((SELECT skipped FROM costopt_load_pricing(
+			  '{"gpt-4o": {"litellm_provider": "openai", "input_cost_per_token": 9e-06, "output_cost_per_token": 9e-06}}',
+			  '-infinity')), 1, 'a load that would overwrite a seed version is skipped');
+SELECT is((SELECT input_price FROM costopt.model_pricing WHERE model_name = 'gpt-4o' AND provider = 'openai' AND source = 'seed'), 2.50::numeric,
+		  'the seed version keeps its price');
+SELECT is((SELECT context_window FROM costopt.model_pricing WHERE model_name = 'gpt-4o' AND provider = 'openai' AND source = 'seed'), 128000,
+		  'an import without limits does not blank them');
 
 SELECT * FROM finish();
 ROLLBACK;
