@@ -14,8 +14,9 @@
  * error).  Token counts that cannot be right are rejected with a clear
  * error before any constraint fires.
  *
- * An INSERT by the table's owner of a row that is already costed
- * consistently (a restore, a migration of billed history) is kept as is.
+ * An INSERT by a superuser (or by the table's owner with
+ * costopt.keep_supplied_costs on) of a row that is already costed
+ * consistently, as in a restore, keeps its costs.
  *
  * UPDATE re-prices when a pricing input changed (model, provider,
  * created_at, token counts, is_batch) or when the new total_cost is NULL,
@@ -320,10 +321,11 @@ static const UsageColumn cost_outputs[] = {
 /*
  * Does an inserted row arrive with a complete, consistent costing of its
  * own: cost_status 'unpriced' with no costs, or 'priced'/'estimated' with
- * all three costs (and a pricing_id where the table has one)?
+ * all three costs (and a pricing_id where the table has one), 'estimated'
+ * exactly when the token counts are estimates?
  */
 static bool
-row_arrives_costed(const ColumnMap *map, Datum *values, bool *nulls)
+row_arrives_costed(const ColumnMap *map, Datum *values, bool *nulls, bool estimated)
 {
 	const char *status;
 	int			len;
@@ -335,6 +337,9 @@ row_arrives_costed(const ColumnMap *map, Datum *values, bool *nulls)
 	if (status == NULL)
 		return false;
 	unpriced = (len == 8 && memcmp(status, "unpriced", 8) == 0);
+	/* 'estimated' if and only if the token counts are estimates */
+	if (!unpriced && estimated != (len == 9 && memcmp(status, "estimated", 9) == 0))
+		return false;
 	has_costs = !nulls[map->attnum[UC_INPUT_COST] - 1] &&
 		!nulls[map->attnum[UC_OUTPUT_COST] - 1] &&
 		!nulls[map->attnum[UC_TOTAL_COST] - 1];
@@ -362,11 +367,13 @@ fit_numeric(const ColumnMap *map, UsageColumn c, Numeric value)
 /*
  * Price one row: fill the cost columns of values/nulls (full-width arrays
  * of the relation's columns).  On UPDATE, tokens_estimated is taken as
- * written; on INSERT, cost_status 'estimated' also marks the row.
+ * written; on INSERT, cost_status 'estimated' also marks the row.  With
+ * keep_supplied, a row that arrives with a consistent costing of its own
+ * keeps it (after the same validation as any other row).
  */
 static void
 price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls,
-		  bool is_update)
+		  bool is_update, bool keep_supplied)
 {
 	CostoptUsage usage;
 	const char *model;
@@ -445,6 +452,9 @@ price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls,
 		nulls[idx] = false;
 	}
 
+	if (keep_supplied && row_arrives_costed(map, values, nulls, estimated))
+		return;
+
 	list = costopt_pricing_lookup(provider, provider_len, model, model_len);
 	version = costopt_pricing_version_at(list, at);
 
@@ -517,6 +527,7 @@ costopt_costing_trigger(PG_FUNCTION_ARGS)
 	Datum	   *values;
 	bool	   *nulls;
 	bool		is_update;
+	bool		keep_supplied = false;
 	int			natts;
 	HeapTuple	result;
 
@@ -583,19 +594,19 @@ costopt_costing_trigger(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * Rows that arrive already costed are kept as they are when the inserting
-	 * role owns the table: that is a restore (pg_dump writes the usage log
-	 * before the price catalog) or a migration of billed history.  Anyone
-	 * else's costs are recomputed.  Checked only when cost_status is set, so
-	 * ordinary inserts pay nothing for it.
+	 * Rows that arrive already costed may be kept as they are, but only for a
+	 * superuser, or for the table's owner with costopt.keep_supplied_costs on:
+	 * a restore (pg_dump writes the usage log before the price catalog) or a
+	 * migration of billed history.  Decided only when cost_status arrives
+	 * set, so ordinary inserts pay nothing for it.
 	 */
 	if (!is_update && map->attnum[UC_COST_STATUS] != 0 &&
-		!nulls[map->attnum[UC_COST_STATUS] - 1] &&
-		row_arrives_costed(map, values, nulls) &&
-		pg_class_ownercheck(RelationGetRelid(rel), GetUserId()))
-		return PointerGetDatum(td->tg_trigtuple);
+		!nulls[map->attnum[UC_COST_STATUS] - 1])
+		keep_supplied = superuser() ||
+			(costopt_keep_supplied_costs &&
+			 pg_class_ownercheck(RelationGetRelid(rel), GetUserId()));
 
-	price_row(rel, map, values, nulls, is_update);
+	price_row(rel, map, values, nulls, is_update, keep_supplied);
 	result = heap_form_tuple(desc, values, nulls);
 	return PointerGetDatum(result);
 }

@@ -15,6 +15,7 @@
 #include "guc.h"
 
 int			costopt_missing_price_action = COSTOPT_MISSING_PRICE_STORE;
+bool		costopt_keep_supplied_costs = false;
 
 static const struct config_enum_entry missing_price_options[] = {
 	{"store", COSTOPT_MISSING_PRICE_STORE, false},
@@ -37,6 +38,18 @@ costopt_guc_init(void)
 							 COSTOPT_MISSING_PRICE_STORE,
 							 missing_price_options,
 							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("costopt.keep_supplied_costs",
+							 "Lets the owner of a usage table insert rows that are already costed.",
+							 "Rows inserted by a superuser that carry a consistent costing (a restore) "
+							 "are always kept as they are; with this on, the table's owner may do the "
+							 "same (a restore or a migration run as the owner). Anyone else's costs "
+							 "are always recomputed.",
+							 &costopt_keep_supplied_costs,
+							 false,
+							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
 

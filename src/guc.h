@@ -16,6 +16,7 @@ typedef enum CostoptMissingPriceAction
 } CostoptMissingPriceAction;
 
 extern int	costopt_missing_price_action;
+extern bool costopt_keep_supplied_costs;
 
 extern void costopt_guc_init(void);
 

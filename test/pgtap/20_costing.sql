@@ -12,7 +12,7 @@ SET client_min_messages = warning;
 SET timezone = 'UTC';
 SET search_path = public, pg_catalog;
 
-SELECT plan(145);
+SELECT plan(147);
 
 -- costopt_recost results, captured by lives_ok so that a failing call shows
 -- its error and the assertions after it still run
@@ -803,6 +803,33 @@ VALUES ('2025-03-01', 'gw-1', 'openai', 'gpt-4o', 1000, 200, 0, 0, 0,
 RESET ROLE;
 SELECT is((SELECT total_cost FROM costopt.api_usage_logs WHERE organization_id = 'gw-1'), 0.0045::numeric,
 		  'a non-owner''s ready-made costs are recomputed');
+
+-- an owner that is not a superuser keeps supplied costs only when it asks
+CREATE ROLE tap_owner;
+CREATE TABLE public.tap_owned (LIKE costopt.api_usage_logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY);
+SELECT costopt_attach_costing('public.tap_owned');
+ALTER TABLE public.tap_owned OWNER TO tap_owner;
+GRANT USAGE ON SCHEMA costopt TO tap_owner;
+GRANT SELECT ON costopt.model_pricing, costopt.model_aliases TO tap_owner;
+SET ROLE tap_owner;
+INSERT INTO public.tap_owned (created_at, organization_id, provider, model, input_tokens, output_tokens,
+							  input_cost, output_cost, total_cost, pricing_id, cost_status)
+VALUES ('2025-03-01', 'owned-a', 'openai', 'gpt-4o', 1000, 200, 1, 2, 3,
+		(SELECT id FROM costopt.model_pricing WHERE model_name = 'gpt-4o' AND provider = 'openai' AND source = 'seed'), 'priced');
+SET costopt.keep_supplied_costs = on;
+INSERT INTO public.tap_owned (created_at, organization_id, provider, model, input_tokens, output_tokens,
+							  input_cost, output_cost, total_cost, pricing_id, cost_status)
+VALUES ('2025-03-01', 'owned-b', 'openai', 'gpt-4o', 1000, 200, 1, 2, 3,
+		(SELECT id FROM costopt.model_pricing WHERE model_name = 'gpt-4o' AND provider = 'openai' AND source = 'seed'), 'priced');
+RESET costopt.keep_supplied_costs;
+RESET ROLE;
+SELECT results_eq($$SELECT organization_id, total_cost FROM public.tap_owned ORDER BY organization_id$$,
+				  $$VALUES ('owned-a'::text, 0.0045::numeric), ('owned-b', 3)$$,
+				  'a non-superuser owner''s supplied costs are kept only with costopt.keep_supplied_costs on');
+SELECT throws_ok($$INSERT INTO costopt.api_usage_logs (organization_id, model, input_tokens, output_tokens,
+					 input_cost, output_cost, total_cost, cost_status, reasoning_tokens)
+				   VALUES ('own-x', 'gpt-4o', 10, 10, 1, 1, 2, 'priced', 11)$$,
+				 '22023', NULL, 'supplied costs do not skip the token checks');
 
 -- costopt_load_pricing leaves seed versions alone
 SELECT is((SELECT skipped FROM costopt_load_pricing(
