@@ -8,7 +8,8 @@ ISCA 2024).  Everything else is an invented but plausible mix: 50
 organizations of Zipf-like size, their users, seeded catalog models plus 1%
 of a model the catalog does not price, prompt-cache reads and writes where
 the provider offers them, a few batch calls and failed calls, and created_at
-spread over 30 days.
+spread over 30 days, and 0.5% of calls whose token counts the gateway had
+to estimate (a stream without a usage report).
 
 The output is deterministic for a given --rows and --seed: only one seeded
 random.Random is used, in a fixed order.  Standard library only.
@@ -27,8 +28,8 @@ import sys
 COLUMNS = [
     "created_at", "organization_id", "user_id", "project", "provider", "model",
     "operation", "is_batch", "input_tokens", "output_tokens",
-    "cached_input_tokens", "cache_write_tokens", "latency_ms", "status",
-    "error_message",
+    "cached_input_tokens", "cache_write_tokens", "tokens_estimated",
+    "latency_ms", "status", "error_message",
 ]
 
 # (provider, model, share of calls, cache behaviour).  Cache behaviour:
@@ -145,6 +146,13 @@ def main():
             # 2% batch API calls (half-price tier where the model has one)
             is_batch = "t" if rng.random() < 0.02 else "f"
 
+            # 0.5% streamed calls without a usage report: counts estimated
+            # from the text, no cache information
+            estimated = "f"
+            if rng.random() < 0.005:
+                estimated = "t"
+                cached = written = 0
+
             status = "success"
             error = ""
             r = rng.random()
@@ -168,6 +176,7 @@ def main():
                 out,
                 cached,
                 written,
+                estimated,
                 latency,
                 status,
                 error,
