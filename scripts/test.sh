@@ -54,7 +54,10 @@ count_prove() {
 log "pgTAP suites"
 psql -X -q -d postgres -c "CREATE DATABASE costopt_tap" >/dev/null
 psql -X -q -d costopt_tap -c "CREATE EXTENSION pgtap; CREATE EXTENSION costopt;" >/dev/null
-pg_prove -d costopt_tap --ext .sql -r test/pgtap >"$WORK/prove.out" 2>&1
+# suites that read ../shared/data find it through this placeholder setting
+SHARED_DIR=$(cd .. && pwd)/shared
+PGOPTIONS="-c costopt_test.shared_dir=$SHARED_DIR" \
+	pg_prove -d costopt_tap --ext .sql -r test/pgtap >"$WORK/prove.out" 2>&1
 rc=$?
 cat "$WORK/prove.out"
 count_prove "$WORK/prove.out" $rc

@@ -733,7 +733,9 @@ SELECT is((SELECT count(*) FROM costopt.model_pricing WHERE model_name IN ('tap-
 CREATE FUNCTION pg_temp.read_real_catalog() RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
-	RETURN pg_read_file('/work/shared/data/pricing/model_prices_and_context_window.json')::jsonb;
+	-- scripts/test.sh passes the shared data directory beside the repository
+	RETURN pg_read_file(coalesce(current_setting('costopt_test.shared_dir', true), '../shared')
+						|| '/data/pricing/model_prices_and_context_window.json')::jsonb;
 EXCEPTION WHEN OTHERS THEN
 	RETURN NULL;
 END;
@@ -741,7 +743,7 @@ $$;
 CREATE TEMP TABLE real_catalog AS SELECT pg_temp.read_real_catalog() AS doc;
 
 SELECT CASE WHEN (SELECT doc FROM real_catalog) IS NULL
-			THEN skip('the server cannot read /work/shared/data/pricing/model_prices_and_context_window.json', 1)
+			THEN skip('the server cannot read the LiteLLM catalog (costopt_test.shared_dir)', 1)
 			ELSE lives_ok($$INSERT INTO load_out SELECT 'real', * FROM costopt_load_pricing((SELECT doc FROM real_catalog), '2026-01-01')$$,
 						  'load_pricing: the pinned LiteLLM catalog loads without an error')
 	   END;
