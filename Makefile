@@ -17,6 +17,7 @@ OBJS = \
 	src/guc.o \
 	src/cost_math.o \
 	src/pricing_cache.o \
+	src/usage_columns.o \
 	src/costing_trigger.o \
 	src/pricing_funcs.o
 

@@ -24,26 +24,20 @@
  * stored costs: the cost columns belong to the trigger, so an UPDATE that
  * writes them directly is undone.
  *
- * Column numbers are resolved once per relation and cached in ColumnMaps,
- * whose entries are dropped by a relcache callback when the table changes.
+ * Column numbers come from usage_columns.c, resolved once per relation.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/pg_type.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -51,209 +45,30 @@
 #include "costing_trigger.h"
 #include "guc.h"
 #include "pricing_cache.h"
-
-/* The columns the trigger knows, required ones first. */
-typedef enum UsageColumn
-{
-	UC_CREATED_AT = 0,
-	UC_MODEL,
-	UC_INPUT_TOKENS,
-	UC_OUTPUT_TOKENS,
-	UC_INPUT_COST,
-	UC_OUTPUT_COST,
-	UC_TOTAL_COST,
-	UC_PROVIDER,				/* optional from here on */
-	UC_CACHED_TOKENS,
-	UC_CACHE_WRITE_TOKENS,
-	UC_IS_BATCH,
-	UC_PRICING_ID,
-	UC_COST_STATUS,
-	UC_REASONING_TOKENS,
-	UC_TOKENS_ESTIMATED,
-	UC_NUM_COLUMNS
-} UsageColumn;
-
-#define UC_NUM_REQUIRED (UC_TOTAL_COST + 1)
-
-typedef struct UsageColumnSpec
-{
-	const char *name;
-	Oid			type;
-	Oid			alt_type;		/* binary-compatible alternative, or InvalidOid */
-} UsageColumnSpec;
-
-static const UsageColumnSpec usage_columns[UC_NUM_COLUMNS] = {
-	[UC_CREATED_AT] = {"created_at", TIMESTAMPTZOID, InvalidOid},
-	[UC_MODEL] = {"model", TEXTOID, VARCHAROID},
-	[UC_INPUT_TOKENS] = {"input_tokens", INT4OID, InvalidOid},
-	[UC_OUTPUT_TOKENS] = {"output_tokens", INT4OID, InvalidOid},
-	[UC_INPUT_COST] = {"input_cost", NUMERICOID, InvalidOid},
-	[UC_OUTPUT_COST] = {"output_cost", NUMERICOID, InvalidOid},
-	[UC_TOTAL_COST] = {"total_cost", NUMERICOID, InvalidOid},
-	[UC_PROVIDER] = {"provider", TEXTOID, VARCHAROID},
-	[UC_CACHED_TOKENS] = {"cached_input_tokens", INT4OID, InvalidOid},
-	[UC_CACHE_WRITE_TOKENS] = {"cache_write_tokens", INT4OID, InvalidOid},
-	[UC_IS_BATCH] = {"is_batch", BOOLOID, InvalidOid},
-	[UC_PRICING_ID] = {"pricing_id", INT8OID, InvalidOid},
-	[UC_COST_STATUS] = {"cost_status", TEXTOID, VARCHAROID},
-	[UC_REASONING_TOKENS] = {"reasoning_tokens", INT4OID, InvalidOid},
-	[UC_TOKENS_ESTIMATED] = {"tokens_estimated", BOOLOID, InvalidOid},
-};
-
-/* Resolved column numbers (0: absent) and typmods of one relation. */
-typedef struct ColumnMap
-{
-	Oid			relid;			/* hash key */
-	AttrNumber	attnum[UC_NUM_COLUMNS];
-	int32		typmod[UC_NUM_COLUMNS];
-} ColumnMap;
-
-static HTAB *ColumnMaps = NULL;
+#include "usage_columns.h"
 
 /* cost_status values, made once */
 static Datum status_priced;
 static Datum status_unpriced;
 static Datum status_estimated;
 
-/* Forget the column map of a relation that changed (all on InvalidOid). */
-static void
-column_map_relcache_callback(Datum arg, Oid relid)
-{
-	HASH_SEQ_STATUS status;
-	ColumnMap  *map;
-
-	if (ColumnMaps == NULL)
-		return;
-	if (OidIsValid(relid))
-	{
-		hash_search(ColumnMaps, &relid, HASH_REMOVE, NULL);
-		return;
-	}
-	hash_seq_init(&status, ColumnMaps);
-	while ((map = hash_seq_search(&status)) != NULL)
-		hash_search(ColumnMaps, &map->relid, HASH_REMOVE, NULL);
-}
-
 /*
- * Set up the column-map cache and constant datums.  Called once from
- * _PG_init.
+ * Set up the constant datums.  Called once from _PG_init.
  */
 void
 costopt_costing_init(void)
 {
-	HASHCTL		ctl;
-	MemoryContext oldcxt;
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(ColumnMap);
-	ctl.hcxt = TopMemoryContext;
-	ColumnMaps = hash_create("costopt column maps", 16, &ctl,
-							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	status_priced = CStringGetTextDatum("priced");
 	status_unpriced = CStringGetTextDatum("unpriced");
 	status_estimated = CStringGetTextDatum("estimated");
 	MemoryContextSwitchTo(oldcxt);
-
-	CacheRegisterRelcacheCallback(column_map_relcache_callback, (Datum) 0);
-}
-
-/*
- * Resolve the usage columns of a tuple descriptor.  Raises 09000 listing
- * every required column that is missing and every column of the wrong type.
- */
-static void
-column_map_build(TupleDesc desc, const char *relname, ColumnMap *map)
-{
-	StringInfoData missing;
-	StringInfoData mistyped;
-	int			c;
-
-	initStringInfo(&missing);
-	initStringInfo(&mistyped);
-
-	for (c = 0; c < UC_NUM_COLUMNS; c++)
-	{
-		const UsageColumnSpec *spec = &usage_columns[c];
-		int			i;
-
-		map->attnum[c] = 0;
-		map->typmod[c] = -1;
-		for (i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-
-			if (att->attisdropped || strcmp(NameStr(att->attname), spec->name) != 0)
-				continue;
-			if (att->atttypid != spec->type && att->atttypid != spec->alt_type)
-				appendStringInfo(&mistyped, "%s%s (%s, expected %s)",
-								 mistyped.len ? ", " : "", spec->name,
-								 format_type_be(att->atttypid),
-								 format_type_be(spec->type));
-			else
-			{
-				map->attnum[c] = att->attnum;
-				map->typmod[c] = att->atttypmod;
-			}
-			break;
-		}
-		if (i == desc->natts && c < UC_NUM_REQUIRED)
-			appendStringInfo(&missing, "%s%s", missing.len ? ", " : "", spec->name);
-	}
-
-	if (missing.len > 0 || mistyped.len > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-				 errmsg("table \"%s\" is not a costopt usage table", relname),
-				 missing.len > 0 ?
-				 errdetail("Missing columns: %s.%s%s%s", missing.data,
-						   mistyped.len ? " Wrong types: " : "",
-						   mistyped.len ? mistyped.data : "",
-						   mistyped.len ? "." : "") :
-				 errdetail("Wrong types: %s.", mistyped.data),
-				 errhint("A usage table needs created_at timestamptz, model text, input_tokens and output_tokens integer, and input_cost, output_cost, total_cost numeric; see doc/costing.md.")));
-}
-
-/* The cached column map of a relation, built on first use. */
-static ColumnMap *
-column_map_get(Relation rel)
-{
-	Oid			relid = RelationGetRelid(rel);
-	ColumnMap  *map;
-	bool		found;
-
-	map = hash_search(ColumnMaps, &relid, HASH_FIND, NULL);
-	if (map != NULL)
-		return map;
-
-	{
-		ColumnMap	tmp;
-
-		column_map_build(RelationGetDescr(rel), RelationGetRelationName(rel), &tmp);
-		map = hash_search(ColumnMaps, &relid, HASH_ENTER, &found);
-		memcpy(map->attnum, tmp.attnum, sizeof(tmp.attnum));
-		memcpy(map->typmod, tmp.typmod, sizeof(tmp.typmod));
-	}
-	return map;
-}
-
-/*
- * Check that a table has what the costing trigger needs; used by
- * costopt_attach_costing() before it creates the trigger.
- */
-void
-costopt_costing_check_table(Relation rel)
-{
-	ColumnMap	tmp;
-
-	column_map_build(RelationGetDescr(rel), RelationGetRelationName(rel), &tmp);
 }
 
 /* A token count: required to be present and non-negative. */
 static int32
-token_count(const ColumnMap *map, UsageColumn c, Datum *values, bool *nulls)
+token_count(const UsageColumnMap *map, UsageColumn c, Datum *values, bool *nulls)
 {
 	int			idx;
 	int32		v;
@@ -264,36 +79,20 @@ token_count(const ColumnMap *map, UsageColumn c, Datum *values, bool *nulls)
 	if (nulls[idx])
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("token count \"%s\" must not be null", usage_columns[c].name),
+				 errmsg("token count \"%s\" must not be null", costopt_usage_column_name(c)),
 				 errhint("Use 0 when the provider reported no tokens of this kind.")));
 	v = DatumGetInt32(values[idx]);
 	if (v < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("token count \"%s\" must not be negative", usage_columns[c].name),
+				 errmsg("token count \"%s\" must not be negative", costopt_usage_column_name(c)),
 				 errdetail("The value is %d.", v)));
 	return v;
 }
 
-/* Text column as pointer and length; NULL pointer for SQL NULL or absent. */
-static const char *
-text_column(const ColumnMap *map, UsageColumn c, Datum *values, bool *nulls, int *len)
-{
-	int			idx;
-	struct varlena *t;
-
-	*len = 0;
-	if (map->attnum[c] == 0 || nulls[map->attnum[c] - 1])
-		return NULL;
-	idx = map->attnum[c] - 1;
-	t = PG_DETOAST_DATUM_PACKED(values[idx]);
-	*len = VARSIZE_ANY_EXHDR(t);
-	return VARDATA_ANY(t);
-}
-
 /* Do two rows differ in a column? (absent columns never differ) */
 static bool
-column_differs(const ColumnMap *map, TupleDesc desc, UsageColumn c,
+column_differs(const UsageColumnMap *map, TupleDesc desc, UsageColumn c,
 			   Datum *v1, bool *n1, Datum *v2, bool *n2)
 {
 	int			idx;
@@ -325,7 +124,7 @@ static const UsageColumn cost_outputs[] = {
  * exactly when the token counts are estimates?
  */
 static bool
-row_arrives_costed(const ColumnMap *map, Datum *values, bool *nulls, bool estimated)
+row_arrives_costed(const UsageColumnMap *map, Datum *values, bool *nulls, bool estimated)
 {
 	const char *status;
 	int			len;
@@ -333,7 +132,7 @@ row_arrives_costed(const ColumnMap *map, Datum *values, bool *nulls, bool estima
 	bool		has_costs;
 	bool		no_costs;
 
-	status = text_column(map, UC_COST_STATUS, values, nulls, &len);
+	status = costopt_usage_text(map, UC_COST_STATUS, values, nulls, &len);
 	if (status == NULL)
 		return false;
 	unpriced = (len == 8 && memcmp(status, "unpriced", 8) == 0);
@@ -356,7 +155,7 @@ row_arrives_costed(const ColumnMap *map, Datum *values, bool *nulls, bool estima
 
 /* Apply a numeric column's typmod, as an assignment would. */
 static Datum
-fit_numeric(const ColumnMap *map, UsageColumn c, Numeric value)
+fit_numeric(const UsageColumnMap *map, UsageColumn c, Numeric value)
 {
 	if (map->typmod[c] < 0)
 		return NumericGetDatum(value);
@@ -372,7 +171,7 @@ fit_numeric(const ColumnMap *map, UsageColumn c, Numeric value)
  * keeps it (after the same validation as any other row).
  */
 static void
-price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls,
+price_row(Relation rel, const UsageColumnMap *map, Datum *values, bool *nulls,
 		  bool is_update, bool keep_supplied)
 {
 	CostoptUsage usage;
@@ -399,12 +198,12 @@ price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls,
 				 errmsg("column \"created_at\" of a usage row must be a finite time"),
 				 errdetail("The value is %s.", timestamptz_to_str(at))));
 
-	model = text_column(map, UC_MODEL, values, nulls, &model_len);
+	model = costopt_usage_text(map, UC_MODEL, values, nulls, &model_len);
 	if (model == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("column \"model\" of a usage row must not be null")));
-	provider = text_column(map, UC_PROVIDER, values, nulls, &provider_len);
+	provider = costopt_usage_text(map, UC_PROVIDER, values, nulls, &provider_len);
 
 	usage.input = token_count(map, UC_INPUT_TOKENS, values, nulls);
 	usage.output = token_count(map, UC_OUTPUT_TOKENS, values, nulls);
@@ -437,7 +236,7 @@ price_row(Relation rel, const ColumnMap *map, Datum *values, bool *nulls,
 	if (map->attnum[UC_COST_STATUS] != 0 && !nulls[map->attnum[UC_COST_STATUS] - 1])
 	{
 		int			len;
-		const char *s = text_column(map, UC_COST_STATUS, values, nulls, &len);
+		const char *s = costopt_usage_text(map, UC_COST_STATUS, values, nulls, &len);
 
 		estimated = (len == 9 && memcmp(s, "estimated", 9) == 0);
 	}
@@ -522,7 +321,7 @@ costopt_costing_trigger(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	Relation	rel;
 	TupleDesc	desc;
-	ColumnMap  *map;
+	UsageColumnMap *map;
 	TupleTableSlot *slot;
 	Datum	   *values;
 	bool	   *nulls;
@@ -544,7 +343,7 @@ costopt_costing_trigger(PG_FUNCTION_ARGS)
 
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
-	map = column_map_get(rel);
+	map = costopt_usage_columns_get(rel);
 	is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	slot = is_update ? td->tg_newslot : td->tg_trigslot;
 	natts = desc->natts;

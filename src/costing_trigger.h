@@ -11,6 +11,5 @@
 #include "utils/relcache.h"
 
 extern void costopt_costing_init(void);
-extern void costopt_costing_check_table(Relation rel);
 
 #endif							/* COSTOPT_COSTING_TRIGGER_H */

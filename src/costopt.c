@@ -13,6 +13,7 @@
 #include "costing_trigger.h"
 #include "guc.h"
 #include "pricing_cache.h"
+#include "usage_columns.h"
 
 PG_MODULE_MAGIC;
 
@@ -27,5 +28,6 @@ _PG_init(void)
 {
 	costopt_guc_init();
 	costopt_pricing_cache_init();
+	costopt_usage_columns_init();
 	costopt_costing_init();
 }

@@ -24,6 +24,7 @@
 #include "cost_math.h"
 #include "costing_trigger.h"
 #include "pricing_cache.h"
+#include "usage_columns.h"
 
 #define PRICE_CALL_COLS 7
 
@@ -136,7 +137,7 @@ costopt_check_usage_table(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	rel = relation_open(relid, AccessShareLock);
 
-	costopt_costing_check_table(rel);
+	costopt_usage_columns_check(rel);
 	relation_close(rel, AccessShareLock);
 	PG_RETURN_VOID();
 }
