@@ -19,6 +19,7 @@ OBJS = \
 	src/pricing_cache.o \
 	src/usage_columns.o \
 	src/costing_trigger.o \
+	src/rollup_capture.o \
 	src/pricing_funcs.o
 
 PG_CPPFLAGS += -Isrc
@@ -33,6 +34,7 @@ INSTALL_SQL = \
 	sql/install/30_functions.sql \
 	sql/install/40_load_pricing.sql \
 	sql/install/50_ingest.sql \
+	sql/install/60_rollups.sql \
 	sql/install/90_seed_prices.sql
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -40,11 +42,11 @@ DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 DOCS = $(wildcard doc/*.md)
 
 # pg_regress: explicit, ordered; the first file creates the extension.
-REGRESS = setup costing exactness partition
+REGRESS = setup costing exactness partition rollups
 REGRESS_OPTS = --inputdir=.
 
 # Isolation specs (PGXS runs them from installcheck as well).
-ISOLATION = pricing_invalidation
+ISOLATION = pricing_invalidation rollup_refresh
 ISOLATION_OPTS = --inputdir=test/isolation
 
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql results/ regression.diffs regression.out \

@@ -13,6 +13,7 @@
 #include "costing_trigger.h"
 #include "guc.h"
 #include "pricing_cache.h"
+#include "rollup_capture.h"
 #include "usage_columns.h"
 
 PG_MODULE_MAGIC;
@@ -30,4 +31,5 @@ _PG_init(void)
 	costopt_pricing_cache_init();
 	costopt_usage_columns_init();
 	costopt_costing_init();
+	costopt_rollup_capture_init();
 }

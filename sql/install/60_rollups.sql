@@ -1,0 +1,373 @@
+-------------------------------------------------------------------------------
+-- Cost rollups: exact, incremental
+-------------------------------------------------------------------------------
+
+-- Settings of the rollups (one row).  Buckets are whole hours in UTC; days,
+-- weeks (ISO, starting Monday) and months are aligned in rollup_timezone.
+-- raw_horizon is the start of the raw usage still kept (see costopt_cleanup):
+-- rollups before it cannot be verified against raw rows.
+CREATE TABLE costopt.rollup_state (
+	singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	rollup_timezone text NOT NULL DEFAULT 'UTC',
+	raw_horizon     timestamptz NOT NULL DEFAULT '-infinity',
+	last_refresh_at timestamptz,
+	CONSTRAINT rollup_state_timezone_check
+		CHECK (now() AT TIME ZONE rollup_timezone IS NOT NULL)
+);
+INSERT INTO costopt.rollup_state DEFAULT VALUES;
+SELECT pg_catalog.pg_extension_config_dump('costopt.rollup_state', '');
+
+COMMENT ON TABLE costopt.rollup_state IS
+	'Rollup settings: the time zone that aligns days, weeks and months, and the raw-data horizon';
+
+-- What committed usage-log changes still have to do to the rollups: signed
+-- per-hour sums per organisation, user, provider and model.  Written by
+-- costopt's commit hook with direct heap inserts (so: no indexes on this
+-- table), consumed by costopt_refresh_rollups().
+CREATE TABLE costopt.rollup_deltas (
+	organization_id     text NOT NULL,
+	user_id             text,
+	provider            text,
+	model               text NOT NULL,
+	hour                timestamptz NOT NULL,
+	requests            bigint NOT NULL,
+	input_tokens        bigint NOT NULL,
+	output_tokens       bigint NOT NULL,
+	cached_input_tokens bigint NOT NULL,
+	cache_write_tokens  bigint NOT NULL,
+	reasoning_tokens    bigint NOT NULL,
+	error_count         bigint NOT NULL,
+	latency_sum         bigint NOT NULL,
+	latency_count       bigint NOT NULL,
+	unpriced_requests   bigint NOT NULL,
+	input_cost          numeric NOT NULL,
+	output_cost         numeric NOT NULL,
+	total_cost          numeric NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('costopt.rollup_deltas', '');
+
+COMMENT ON TABLE costopt.rollup_deltas IS
+	'Usage-log changes not yet applied to costopt.cost_analysis (written at commit, consumed by costopt_refresh_rollups)';
+
+-- The rollups.  One row per organisation, user, provider, model (as the
+-- calls reported them), period type and period; every measure is a sum, so
+-- rollups of any grain add up, and averages are sums divided by counts.
+CREATE TABLE costopt.cost_analysis (
+	id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	organization_id     text NOT NULL,
+	user_id             text,
+	provider            text,
+	model_name          text NOT NULL,
+	period_type         text NOT NULL,
+	period_start        timestamptz NOT NULL,
+	period_end          timestamptz NOT NULL,
+	total_requests      bigint NOT NULL DEFAULT 0,
+	input_tokens        bigint NOT NULL DEFAULT 0,
+	output_tokens       bigint NOT NULL DEFAULT 0,
+	total_tokens        bigint GENERATED ALWAYS AS (input_tokens + output_tokens) STORED,
+	cached_input_tokens bigint NOT NULL DEFAULT 0,
+	cache_write_tokens  bigint NOT NULL DEFAULT 0,
+	reasoning_tokens    bigint NOT NULL DEFAULT 0,
+	input_cost          numeric NOT NULL DEFAULT 0,
+	output_cost         numeric NOT NULL DEFAULT 0,
+	total_cost          numeric NOT NULL DEFAULT 0,
+	error_count         bigint NOT NULL DEFAULT 0,
+	error_rate          numeric GENERATED ALWAYS AS
+		(round(error_count::numeric / nullif(total_requests, 0), 4)) STORED,
+	latency_sum         bigint NOT NULL DEFAULT 0,
+	latency_count       bigint NOT NULL DEFAULT 0,
+	avg_latency_ms      numeric GENERATED ALWAYS AS
+		(round(latency_sum::numeric / nullif(latency_count, 0), 1)) STORED,
+	unpriced_requests   bigint NOT NULL DEFAULT 0,
+	created_at          timestamptz NOT NULL DEFAULT now(),
+	updated_at          timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT cost_analysis_period_type_check
+		CHECK (period_type IN ('hourly', 'daily', 'weekly', 'monthly')),
+	CONSTRAINT cost_analysis_period_check CHECK (period_end > period_start),
+	CONSTRAINT cost_analysis_key UNIQUE NULLS NOT DISTINCT
+		(organization_id, period_type, period_start, user_id, provider, model_name)
+);
+CREATE INDEX cost_analysis_period_idx ON costopt.cost_analysis (period_type, period_start);
+SELECT pg_catalog.pg_extension_config_dump('costopt.cost_analysis', '');
+
+COMMENT ON TABLE costopt.cost_analysis IS
+	'Exact hourly, daily, weekly and monthly cost rollups by organisation, user, provider and model';
+
+-- Capture: every written usage row becomes a delta at commit.
+CREATE FUNCTION costopt.rollup_capture()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'costopt_rollup_capture';
+
+COMMENT ON FUNCTION costopt.rollup_capture() IS
+	'AFTER row trigger: records what each usage-log change does to the rollups (written at commit)';
+
+CREATE TRIGGER costopt_rollup_capture
+	AFTER INSERT OR UPDATE OR DELETE ON costopt.api_usage_logs
+	FOR EACH ROW EXECUTE FUNCTION costopt.rollup_capture();
+
+-- The rollup buckets of one hour: (period_type, period_start, period_end).
+CREATE FUNCTION costopt.rollup_periods(hour timestamptz, tz text)
+RETURNS TABLE (period_type text, period_start timestamptz, period_end timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'hourly', hour, hour + interval '1 hour'
+	UNION ALL
+	SELECT p.t, s, (s AT TIME ZONE tz + p.len) AT TIME ZONE tz
+	  FROM (VALUES ('daily', 'day', interval '1 day'),
+				   ('weekly', 'week', interval '7 days'),
+				   ('monthly', 'month', interval '1 month')) AS p(t, field, len),
+		   LATERAL date_trunc(p.field, hour, tz) AS s
+$$;
+
+COMMENT ON FUNCTION costopt.rollup_periods(timestamptz, text) IS
+	'The hourly, daily, weekly and monthly buckets an hour falls in, aligned in a time zone';
+
+-- Applies every committed change not yet in the rollups.  Refreshes run one
+-- at a time; a refresh that fails or is cancelled changes nothing.
+CREATE FUNCTION @extschema@.costopt_refresh_rollups(OUT delta_rows bigint,
+													OUT calls bigint,
+													OUT rollup_rows bigint,
+													OUT removed_rows bigint)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text;
+	emptied bigint[];
+BEGIN
+	PERFORM pg_advisory_xact_lock(hashtext('costopt.refresh_rollups'));
+	SELECT s.rollup_timezone INTO tz FROM costopt.rollup_state s;
+
+	WITH consumed AS (
+		DELETE FROM costopt.rollup_deltas RETURNING *
+	), hourly AS (
+		SELECT d.organization_id, d.user_id, d.provider, d.model, d.hour,
+			   count(*) AS n, sum(d.requests) AS requests,
+			   sum(d.input_tokens) AS input_tokens, sum(d.output_tokens) AS output_tokens,
+			   sum(d.cached_input_tokens) AS cached_input_tokens,
+			   sum(d.cache_write_tokens) AS cache_write_tokens,
+			   sum(d.reasoning_tokens) AS reasoning_tokens,
+			   sum(d.error_count) AS error_count, sum(d.latency_sum) AS latency_sum,
+			   sum(d.latency_count) AS latency_count, sum(d.unpriced_requests) AS unpriced_requests,
+			   sum(d.input_cost) AS input_cost, sum(d.output_cost) AS output_cost,
+			   sum(d.total_cost) AS total_cost
+		  FROM consumed d
+		 GROUP BY 1, 2, 3, 4, 5
+	), periods AS (
+		SELECT h.organization_id, h.user_id, h.provider, h.model, p.period_type,
+			   p.period_start, p.period_end,
+			   sum(h.requests) AS requests, sum(h.input_tokens) AS input_tokens,
+			   sum(h.output_tokens) AS output_tokens,
+			   sum(h.cached_input_tokens) AS cached_input_tokens,
+			   sum(h.cache_write_tokens) AS cache_write_tokens,
+			   sum(h.reasoning_tokens) AS reasoning_tokens, sum(h.error_count) AS error_count,
+			   sum(h.latency_sum) AS latency_sum, sum(h.latency_count) AS latency_count,
+			   sum(h.unpriced_requests) AS unpriced_requests, sum(h.input_cost) AS input_cost,
+			   sum(h.output_cost) AS output_cost, sum(h.total_cost) AS total_cost
+		  FROM hourly h, LATERAL costopt.rollup_periods(h.hour, tz) p
+		 GROUP BY 1, 2, 3, 4, 5, 6, 7
+	), applied AS (
+		INSERT INTO costopt.cost_analysis AS ca
+			(organization_id, user_id, provider, model_name, period_type, period_start, period_end,
+			 total_requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
+			 reasoning_tokens, error_count, latency_sum, latency_count, unpriced_requests,
+			 input_cost, output_cost, total_cost)
+		SELECT p.organization_id, p.user_id, p.provider, p.model, p.period_type, p.period_start,
+			   p.period_end, p.requests, p.input_tokens, p.output_tokens, p.cached_input_tokens,
+			   p.cache_write_tokens, p.reasoning_tokens, p.error_count, p.latency_sum,
+			   p.latency_count, p.unpriced_requests, p.input_cost, p.output_cost, p.total_cost
+		  FROM periods p
+		 -- one lock order for every writer of the rollups
+		 ORDER BY p.organization_id, p.period_type, p.period_start, p.user_id, p.provider, p.model
+		ON CONFLICT (organization_id, period_type, period_start, user_id, provider, model_name)
+		DO UPDATE SET
+			total_requests = ca.total_requests + excluded.total_requests,
+			input_tokens = ca.input_tokens + excluded.input_tokens,
+			output_tokens = ca.output_tokens + excluded.output_tokens,
+			cached_input_tokens = ca.cached_input_tokens + excluded.cached_input_tokens,
+			cache_write_tokens = ca.cache_write_tokens + excluded.cache_write_tokens,
+			reasoning_tokens = ca.reasoning_tokens + excluded.reasoning_tokens,
+			error_count = ca.error_count + excluded.error_count,
+			latency_sum = ca.latency_sum + excluded.latency_sum,
+			latency_count = ca.latency_count + excluded.latency_count,
+			unpriced_requests = ca.unpriced_requests + excluded.unpriced_requests,
+			input_cost = ca.input_cost + excluded.input_cost,
+			output_cost = ca.output_cost + excluded.output_cost,
+			total_cost = ca.total_cost + excluded.total_cost,
+			updated_at = now()
+		RETURNING ca.id, ca.total_requests
+	)
+	SELECT (SELECT coalesce(sum(h.n), 0) FROM hourly h),
+		   (SELECT coalesce(sum(h.requests), 0) FROM hourly h),
+		   (SELECT count(*) FROM applied),
+		   (SELECT array_agg(a.id) FROM applied a WHERE a.total_requests = 0)
+	  INTO delta_rows, calls, rollup_rows, emptied;
+
+	-- a bucket whose calls were all deleted holds nothing any more
+	DELETE FROM costopt.cost_analysis ca WHERE ca.id = ANY (emptied) AND ca.total_requests = 0;
+	GET DIAGNOSTICS removed_rows = ROW_COUNT;
+
+	UPDATE costopt.rollup_state SET last_refresh_at = now();
+END;
+$$;
+
+COMMENT ON FUNCTION @extschema@.costopt_refresh_rollups() IS
+	'Applies every committed usage-log change not yet in costopt.cost_analysis';
+
+-- Compares the rollups (plus changes not yet applied) with the raw usage
+-- rows and returns every difference: one row per bucket and measure.  An
+-- empty result means the rollups are exact.  Buckets that start before the
+-- raw-data horizon are skipped (their raw rows are gone).
+CREATE FUNCTION @extschema@.costopt_verify_rollups(organization_id text DEFAULT NULL,
+												   from_time timestamptz DEFAULT NULL,
+												   to_time timestamptz DEFAULT NULL)
+RETURNS TABLE (period_type text, org text, user_id text, provider text, model_name text,
+			   period_start timestamptz, measure text, rollup_value numeric, raw_value numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text;
+	horizon timestamptz;
+BEGIN
+	IF from_time IS NOT NULL AND to_time IS NOT NULL AND from_time > to_time THEN
+		RAISE EXCEPTION 'from_time must not be later than to_time'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
+	END IF;
+	SELECT s.rollup_timezone, s.raw_horizon INTO tz, horizon FROM costopt.rollup_state s;
+
+	RETURN QUERY
+	WITH raw_hourly AS (
+		SELECT u.organization_id, u.user_id, u.provider, u.model,
+			   date_trunc('hour', u.created_at, 'UTC') AS hour,
+			   count(*) AS requests,
+			   sum(u.input_tokens) AS input_tokens,
+			   sum(u.output_tokens) AS output_tokens,
+			   sum(u.cached_input_tokens) AS cached_input_tokens,
+			   sum(u.cache_write_tokens) AS cache_write_tokens,
+			   sum(u.reasoning_tokens) AS reasoning_tokens,
+			   count(*) FILTER (WHERE u.status <> 'success') AS error_count,
+			   coalesce(sum(u.latency_ms), 0) AS latency_sum,
+			   count(u.latency_ms) AS latency_count,
+			   count(*) FILTER (WHERE u.total_cost IS NULL) AS unpriced_requests,
+			   coalesce(sum(u.input_cost), 0) AS input_cost,
+			   coalesce(sum(u.output_cost), 0) AS output_cost,
+			   coalesce(sum(u.total_cost), 0) AS total_cost
+		  FROM costopt.api_usage_logs u
+		 WHERE (costopt_verify_rollups.organization_id IS NULL
+				OR u.organization_id = costopt_verify_rollups.organization_id)
+		 GROUP BY 1, 2, 3, 4, 5
+	), raw AS (
+		SELECT h.organization_id, h.user_id, h.provider, h.model AS model_name, p.period_type,
+			   p.period_start,
+			   sum(h.requests)::numeric AS requests,
+			   sum(h.input_tokens)::numeric AS input_tokens,
+			   sum(h.output_tokens)::numeric AS output_tokens,
+			   sum(h.cached_input_tokens)::numeric AS cached_input_tokens,
+			   sum(h.cache_write_tokens)::numeric AS cache_write_tokens,
+			   sum(h.reasoning_tokens)::numeric AS reasoning_tokens,
+			   sum(h.error_count)::numeric AS error_count,
+			   sum(h.latency_sum)::numeric AS latency_sum,
+			   sum(h.latency_count)::numeric AS latency_count,
+			   sum(h.unpriced_requests)::numeric AS unpriced_requests,
+			   sum(h.input_cost)::numeric AS input_cost,
+			   sum(h.output_cost)::numeric AS output_cost,
+			   sum(h.total_cost)::numeric AS total_cost
+		  FROM raw_hourly h, LATERAL costopt.rollup_periods(h.hour, tz) p
+		 GROUP BY 1, 2, 3, 4, 5, 6
+	), pending AS (
+		SELECT d.organization_id, d.user_id, d.provider, d.model AS model_name, p.period_type,
+			   p.period_start,
+			   sum(d.requests)::numeric AS requests,
+			   sum(d.input_tokens)::numeric AS input_tokens,
+			   sum(d.output_tokens)::numeric AS output_tokens,
+			   sum(d.cached_input_tokens)::numeric AS cached_input_tokens,
+			   sum(d.cache_write_tokens)::numeric AS cache_write_tokens,
+			   sum(d.reasoning_tokens)::numeric AS reasoning_tokens,
+			   sum(d.error_count)::numeric AS error_count,
+			   sum(d.latency_sum)::numeric AS latency_sum,
+			   sum(d.latency_count)::numeric AS latency_count,
+			   sum(d.unpriced_requests)::numeric AS unpriced_requests,
+			   sum(d.input_cost)::numeric AS input_cost,
+			   sum(d.output_cost)::numeric AS output_cost,
+			   sum(d.total_cost)::numeric AS total_cost
+		  FROM costopt.rollup_deltas d, LATERAL costopt.rollup_periods(d.hour, tz) p
+		 WHERE (costopt_verify_rollups.organization_id IS NULL
+				OR d.organization_id = costopt_verify_rollups.organization_id)
+		 GROUP BY 1, 2, 3, 4, 5, 6
+	), stored AS (
+		SELECT c.organization_id, c.user_id, c.provider, c.model_name, c.period_type,
+			   c.period_start,
+			   c.total_requests::numeric AS requests,
+			   c.input_tokens::numeric AS input_tokens,
+			   c.output_tokens::numeric AS output_tokens,
+			   c.cached_input_tokens::numeric AS cached_input_tokens,
+			   c.cache_write_tokens::numeric AS cache_write_tokens,
+			   c.reasoning_tokens::numeric AS reasoning_tokens,
+			   c.error_count::numeric AS error_count,
+			   c.latency_sum::numeric AS latency_sum,
+			   c.latency_count::numeric AS latency_count,
+			   c.unpriced_requests::numeric AS unpriced_requests,
+			   c.input_cost::numeric AS input_cost,
+			   c.output_cost::numeric AS output_cost,
+			   c.total_cost::numeric AS total_cost
+		  FROM costopt.cost_analysis c
+		 WHERE (costopt_verify_rollups.organization_id IS NULL
+				OR c.organization_id = costopt_verify_rollups.organization_id)
+	), rolled AS (
+		SELECT k.organization_id, k.user_id, k.provider, k.model_name, k.period_type,
+			   k.period_start,
+			   sum(k.requests)::numeric AS requests,
+			   sum(k.input_tokens)::numeric AS input_tokens,
+			   sum(k.output_tokens)::numeric AS output_tokens,
+			   sum(k.cached_input_tokens)::numeric AS cached_input_tokens,
+			   sum(k.cache_write_tokens)::numeric AS cache_write_tokens,
+			   sum(k.reasoning_tokens)::numeric AS reasoning_tokens,
+			   sum(k.error_count)::numeric AS error_count,
+			   sum(k.latency_sum)::numeric AS latency_sum,
+			   sum(k.latency_count)::numeric AS latency_count,
+			   sum(k.unpriced_requests)::numeric AS unpriced_requests,
+			   sum(k.input_cost)::numeric AS input_cost,
+			   sum(k.output_cost)::numeric AS output_cost,
+			   sum(k.total_cost)::numeric AS total_cost
+		  FROM (SELECT * FROM stored UNION ALL SELECT * FROM pending) k
+		 GROUP BY 1, 2, 3, 4, 5, 6
+	), compared AS (
+		SELECT coalesce(r.period_type, w.period_type) AS period_type,
+			   coalesce(r.organization_id, w.organization_id) AS org,
+			   coalesce(r.user_id, w.user_id) AS user_id,
+			   coalesce(r.provider, w.provider) AS provider,
+			   coalesce(r.model_name, w.model_name) AS model_name,
+			   coalesce(r.period_start, w.period_start) AS period_start,
+			   ARRAY[r.requests, r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cache_write_tokens, r.reasoning_tokens, r.error_count, r.latency_sum, r.latency_count, r.unpriced_requests, r.input_cost, r.output_cost, r.total_cost] AS rm,
+			   ARRAY[w.requests, w.input_tokens, w.output_tokens, w.cached_input_tokens, w.cache_write_tokens, w.reasoning_tokens, w.error_count, w.latency_sum, w.latency_count, w.unpriced_requests, w.input_cost, w.output_cost, w.total_cost] AS wm
+		  FROM rolled r
+		  FULL JOIN raw w
+			ON w.organization_id = r.organization_id
+		   AND w.user_id IS NOT DISTINCT FROM r.user_id
+		   AND w.provider IS NOT DISTINCT FROM r.provider
+		   AND w.model_name = r.model_name
+		   AND w.period_type = r.period_type
+		   AND w.period_start = r.period_start
+	)
+	SELECT c.period_type, c.org, c.user_id, c.provider, c.model_name, c.period_start,
+		   n.name, coalesce(c.rm[n.i], 0), coalesce(c.wm[n.i], 0)
+	  FROM compared c,
+		   unnest(ARRAY['total_requests', 'input_tokens', 'output_tokens', 'cached_input_tokens',
+						'cache_write_tokens', 'reasoning_tokens', 'error_count', 'latency_sum',
+						'latency_count', 'unpriced_requests', 'input_cost', 'output_cost',
+						'total_cost']) WITH ORDINALITY AS n(name, i)
+	 WHERE coalesce(c.rm[n.i], 0) <> coalesce(c.wm[n.i], 0)
+	   AND c.period_start >= horizon
+	   AND (from_time IS NULL OR c.period_start >= from_time)
+	   AND (to_time IS NULL OR c.period_start < to_time)
+	 ORDER BY 1, 2, 6, 3, 4, 5, 7;
+END;
+$$;
+
+COMMENT ON FUNCTION @extschema@.costopt_verify_rollups(text, timestamptz, timestamptz) IS
+	'Differences between the cost rollups and the raw usage rows (none when the rollups are exact)';

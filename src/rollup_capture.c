@@ -1,0 +1,515 @@
+/*-------------------------------------------------------------------------
+ *
+ * rollup_capture.c
+ *	  Captures what usage-log changes do to the cost rollups.
+ *
+ * costopt.rollup_capture() is an AFTER INSERT OR UPDATE OR DELETE row
+ * trigger on costopt.api_usage_logs.  For every row it adds the row's
+ * measures (calls, tokens, costs, errors, latency) with sign +1 (new row)
+ * or -1 (old row) to an in-memory delta for its (organization, user,
+ * provider, model, UTC hour).  Being an AFTER trigger, it sees exactly the
+ * rows that were written, as they were written: rows skipped by ON CONFLICT
+ * DO NOTHING or by another trigger are never counted.
+ *
+ * Just before the transaction commits (XACT_EVENT_PRE_COMMIT, and
+ * PRE_PREPARE for two-phase commit) the non-zero deltas are appended to
+ * costopt.rollup_deltas with direct heap inserts: one row per key and hour
+ * touched by the transaction, whatever the number of calls.  Writers never
+ * touch the rollups themselves, so they do not contend with each other or
+ * with costopt_refresh_rollups(), which consumes the deltas.  The deltas
+ * commit or vanish with the transaction that wrote the calls, so the
+ * rollups can be exact.
+ *
+ * Subtransactions: each delta is tagged with the subtransaction that made
+ * it.  When a subtransaction aborts its deltas are dropped; when it commits
+ * they are merged into its parent's.  A failed statement always aborts a
+ * (sub)transaction, so half-captured statements never reach the table.
+ *
+ * Memory: the deltas live in DeltaContext, a child of TopTransactionContext,
+ * and go away with the transaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+
+#include "rollup_capture.h"
+#include "usage_columns.h"
+
+/* organization, user, provider and model, each with a flag and separator */
+#define DELTA_NAMES_LEN 720
+#define DELTA_NAME_MAX 200		/* per name, as the usage log's CHECKs allow */
+
+typedef struct DeltaKey
+{
+	SubTransactionId subid;
+	TimestampTz hour;
+	uint16		names_len;
+	char		names[DELTA_NAMES_LEN]; /* only names_len bytes are meaningful */
+} DeltaKey;
+
+typedef enum DeltaCounter
+{
+	DC_REQUESTS = 0,
+	DC_INPUT_TOKENS,
+	DC_OUTPUT_TOKENS,
+	DC_CACHED_TOKENS,
+	DC_CACHE_WRITE_TOKENS,
+	DC_REASONING_TOKENS,
+	DC_ERRORS,
+	DC_LATENCY_SUM,
+	DC_LATENCY_COUNT,
+	DC_UNPRICED,
+	DC_NUM_COUNTERS
+} DeltaCounter;
+
+typedef enum DeltaCost
+{
+	DK_INPUT = 0,
+	DK_OUTPUT,
+	DK_TOTAL,
+	DK_NUM_COSTS
+} DeltaCost;
+
+typedef struct DeltaEntry
+{
+	DeltaKey	key;			/* hash key, must be first */
+	int64		counter[DC_NUM_COUNTERS];
+	Numeric		cost[DK_NUM_COSTS]; /* NULL means zero */
+} DeltaEntry;
+
+/* costopt.rollup_deltas, column by column */
+#define DELTAS_NATTS (5 + DC_NUM_COUNTERS + DK_NUM_COSTS)
+
+static MemoryContext DeltaContext = NULL;
+static HTAB *Deltas = NULL;
+
+/* Hash only the meaningful part of a key. */
+static uint32
+delta_key_hash(const void *key, Size keysize)
+{
+	const DeltaKey *k = (const DeltaKey *) key;
+	uint32		h;
+
+	h = hash_bytes((const unsigned char *) k->names, k->names_len);
+	h = hash_combine(h, hash_bytes_uint32((uint32) k->subid));
+	h = hash_combine(h, hash_bytes_uint32((uint32) (k->hour / USECS_PER_SEC / 3600)));
+	return h;
+}
+
+static int
+delta_key_match(const void *key1, const void *key2, Size keysize)
+{
+	const DeltaKey *a = (const DeltaKey *) key1;
+	const DeltaKey *b = (const DeltaKey *) key2;
+
+	if (a->subid != b->subid || a->hour != b->hour || a->names_len != b->names_len)
+		return 1;
+	return memcmp(a->names, b->names, a->names_len);
+}
+
+/* Create the transaction's delta table on first use. */
+static void
+deltas_ensure(void)
+{
+	HASHCTL		ctl;
+
+	if (Deltas != NULL)
+		return;
+	DeltaContext = AllocSetContextCreate(TopTransactionContext,
+										 "costopt rollup deltas",
+										 ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(DeltaKey);
+	ctl.entrysize = sizeof(DeltaEntry);
+	ctl.hash = delta_key_hash;
+	ctl.match = delta_key_match;
+	ctl.hcxt = DeltaContext;
+	Deltas = hash_create("costopt rollup deltas", 64, &ctl,
+						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/* Append one name (NULL allowed) to a key. */
+static void
+key_add_name(DeltaKey *key, const char *name, int len, const char *column)
+{
+	if (len > DELTA_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("value of \"%s\" is too long for the cost rollups", column),
+				 errdetail("It has %d bytes; the rollups keep at most %d.", len, DELTA_NAME_MAX)));
+	key->names[key->names_len++] = name ? 'v' : 'n';
+	if (name)
+	{
+		memcpy(key->names + key->names_len, name, len);
+		key->names_len += len;
+	}
+	key->names[key->names_len++] = '\x1f';
+}
+
+/* Decode the next name of a key (for the flush): text Datum or NULL. */
+static Datum
+key_next_name(const DeltaKey *key, int *pos, bool *isnull)
+{
+	int			start;
+	int			end;
+
+	*isnull = (key->names[*pos] == 'n');
+	start = *pos + 1;
+	end = start;
+	while (key->names[end] != '\x1f')
+		end++;
+	*pos = end + 1;
+	if (*isnull)
+		return (Datum) 0;
+	return PointerGetDatum(cstring_to_text_with_len(key->names + start, end - start));
+}
+
+/* Start of the UTC hour of a time. */
+static TimestampTz
+hour_of(TimestampTz t)
+{
+	int64		hour_us = INT64CONST(3600) * USECS_PER_SEC;
+	int64		rem = t % hour_us;
+
+	if (rem < 0)
+		rem += hour_us;
+	return t - rem;
+}
+
+/* sum := sum + sign * value, in DeltaContext */
+static void
+cost_add(Numeric *sum, Datum value, int sign)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(DeltaContext);
+	Numeric		old = *sum;
+
+	if (old == NULL)
+		*sum = sign > 0 ? DatumGetNumericCopy(value) :
+			DatumGetNumeric(DirectFunctionCall1(numeric_uminus, value));
+	else
+	{
+		*sum = DatumGetNumeric(DirectFunctionCall2(sign > 0 ? numeric_add : numeric_sub,
+												   NumericGetDatum(old), value));
+		pfree(old);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* An int4 column of the row as int64 (0 when absent or NULL). */
+static int64
+int_column(const UsageColumnMap *map, UsageColumn c, Datum *values, bool *nulls, bool *present)
+{
+	int			idx = map->attnum[c] - 1;
+
+	*present = map->attnum[c] != 0 && !nulls[idx];
+	return *present ? (int64) DatumGetInt32(values[idx]) : 0;
+}
+
+/* Add one row's measures, with sign +1 or -1, to the deltas. */
+static void
+capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int sign)
+{
+	DeltaKey	key;
+	DeltaEntry *entry;
+	Datum	   *values;
+	bool	   *nulls;
+	bool		found;
+	bool		present;
+	const char *s;
+	int			len;
+	int64		latency;
+	int			c;
+
+	if (map->attnum[UC_ORGANIZATION_ID] == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("table \"%s\" has no column \"organization_id\" for the cost rollups",
+						RelationGetRelationName(rel))));
+
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+
+	key.subid = GetCurrentSubTransactionId();
+	key.hour = hour_of(DatumGetTimestampTz(values[map->attnum[UC_CREATED_AT] - 1]));
+	key.names_len = 0;
+	s = costopt_usage_text(map, UC_ORGANIZATION_ID, values, nulls, &len);
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("column \"organization_id\" of a usage row must not be null")));
+	key_add_name(&key, s, len, "organization_id");
+	s = costopt_usage_text(map, UC_USER_ID, values, nulls, &len);
+	key_add_name(&key, s, len, "user_id");
+	s = costopt_usage_text(map, UC_PROVIDER, values, nulls, &len);
+	key_add_name(&key, s, len, "provider");
+	s = costopt_usage_text(map, UC_MODEL, values, nulls, &len);
+	key_add_name(&key, s, len, "model");
+
+	deltas_ensure();
+	entry = hash_search(Deltas, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset(entry->counter, 0, sizeof(entry->counter));
+		memset(entry->cost, 0, sizeof(entry->cost));
+	}
+
+	entry->counter[DC_REQUESTS] += sign;
+	entry->counter[DC_INPUT_TOKENS] += sign * int_column(map, UC_INPUT_TOKENS, values, nulls, &present);
+	entry->counter[DC_OUTPUT_TOKENS] += sign * int_column(map, UC_OUTPUT_TOKENS, values, nulls, &present);
+	entry->counter[DC_CACHED_TOKENS] += sign * int_column(map, UC_CACHED_TOKENS, values, nulls, &present);
+	entry->counter[DC_CACHE_WRITE_TOKENS] += sign * int_column(map, UC_CACHE_WRITE_TOKENS, values, nulls, &present);
+	entry->counter[DC_REASONING_TOKENS] += sign * int_column(map, UC_REASONING_TOKENS, values, nulls, &present);
+	latency = int_column(map, UC_LATENCY_MS, values, nulls, &present);
+	if (present)
+	{
+		entry->counter[DC_LATENCY_SUM] += sign * latency;
+		entry->counter[DC_LATENCY_COUNT] += sign;
+	}
+	s = costopt_usage_text(map, UC_STATUS, values, nulls, &len);
+	if (s != NULL && !(len == 7 && memcmp(s, "success", 7) == 0))
+		entry->counter[DC_ERRORS] += sign;
+
+	if (nulls[map->attnum[UC_TOTAL_COST] - 1])
+		entry->counter[DC_UNPRICED] += sign;
+	for (c = 0; c < DK_NUM_COSTS; c++)
+	{
+		UsageColumn col = (c == DK_INPUT) ? UC_INPUT_COST :
+		(c == DK_OUTPUT) ? UC_OUTPUT_COST : UC_TOTAL_COST;
+		int			idx = map->attnum[col] - 1;
+
+		if (!nulls[idx])
+			cost_add(&entry->cost[c], values[idx], sign);
+	}
+}
+
+PG_FUNCTION_INFO_V1(costopt_rollup_capture);
+
+/*
+ * The capture trigger.  Must be fired AFTER INSERT OR UPDATE OR DELETE FOR
+ * EACH ROW.
+ */
+Datum
+costopt_rollup_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	UsageColumnMap *map;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"costopt.rollup_capture\" was not called by trigger manager")));
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"costopt.rollup_capture\" must be fired AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW")));
+
+	map = costopt_usage_columns_get(td->tg_relation);
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		capture_row(td->tg_relation, map, td->tg_trigslot, +1);
+	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		capture_row(td->tg_relation, map, td->tg_trigslot, -1);
+	else
+	{
+		capture_row(td->tg_relation, map, td->tg_trigslot, -1);
+		capture_row(td->tg_relation, map, td->tg_newslot, +1);
+	}
+	return PointerGetDatum(NULL);
+}
+
+/* Is a delta all zero (an UPDATE that changed nothing the rollups keep)? */
+static bool
+delta_is_zero(const DeltaEntry *e)
+{
+	int			c;
+
+	for (c = 0; c < DC_NUM_COUNTERS; c++)
+		if (e->counter[c] != 0)
+			return false;
+	for (c = 0; c < DK_NUM_COSTS; c++)
+		if (e->cost[c] != NULL &&
+			DatumGetInt32(DirectFunctionCall1(numeric_sign,
+											  NumericGetDatum(e->cost[c]))) != 0)
+			return false;
+	return true;
+}
+
+/* Append the transaction's deltas to costopt.rollup_deltas. */
+static void
+deltas_flush(void)
+{
+	Oid			nsp;
+	Oid			relid;
+	Relation	rel;
+	HASH_SEQ_STATUS status;
+	DeltaEntry *e;
+	Numeric		zero;
+
+	nsp = get_namespace_oid("costopt", true);
+	relid = OidIsValid(nsp) ? get_relname_relid("rollup_deltas", nsp) : InvalidOid;
+	if (!OidIsValid(relid))
+		return;					/* the extension was dropped in this transaction */
+
+	rel = table_open(relid, RowExclusiveLock);
+	if (RelationGetDescr(rel)->natts != DELTAS_NATTS)
+		elog(ERROR, "costopt.rollup_deltas has %d columns, expected %d",
+			 RelationGetDescr(rel)->natts, DELTAS_NATTS);
+	if (RelationGetIndexList(rel) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("costopt.rollup_deltas must not have indexes"),
+				 errhint("costopt writes the table with direct heap inserts; drop the index.")));
+
+	zero = int64_to_numeric(0);
+	hash_seq_init(&status, Deltas);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		Datum		values[DELTAS_NATTS];
+		bool		nulls[DELTAS_NATTS];
+		HeapTuple	tup;
+		int			pos = 0;
+		int			i = 0;
+		int			c;
+
+		if (delta_is_zero(e))
+			continue;
+		memset(nulls, 0, sizeof(nulls));
+		values[i] = key_next_name(&e->key, &pos, &nulls[i]);	/* organization_id */
+		i++;
+		values[i] = key_next_name(&e->key, &pos, &nulls[i]);	/* user_id */
+		i++;
+		values[i] = key_next_name(&e->key, &pos, &nulls[i]);	/* provider */
+		i++;
+		values[i] = key_next_name(&e->key, &pos, &nulls[i]);	/* model */
+		i++;
+		values[i++] = TimestampTzGetDatum(e->key.hour);
+		for (c = 0; c < DC_NUM_COUNTERS; c++)
+			values[i++] = Int64GetDatum(e->counter[c]);
+		for (c = 0; c < DK_NUM_COSTS; c++)
+			values[i++] = NumericGetDatum(e->cost[c] ? e->cost[c] : zero);
+
+		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+		simple_heap_insert(rel, tup);
+		heap_freetuple(tup);
+	}
+	table_close(rel, RowExclusiveLock);
+}
+
+/* Merge a committed subtransaction's deltas into its parent's. */
+static void
+deltas_merge_into_parent(SubTransactionId child, SubTransactionId parent)
+{
+	HASH_SEQ_STATUS status;
+	DeltaEntry *e;
+	List	   *moved = NIL;
+	ListCell   *lc;
+
+	hash_seq_init(&status, Deltas);
+	while ((e = hash_seq_search(&status)) != NULL)
+		if (e->key.subid == child)
+			moved = lappend(moved, e);
+
+	foreach(lc, moved)
+	{
+		DeltaEntry *src = lfirst(lc);
+		DeltaEntry	copy = *src;
+		DeltaEntry *dst;
+		bool		found;
+		int			c;
+
+		hash_search(Deltas, &src->key, HASH_REMOVE, NULL);
+		copy.key.subid = parent;
+		dst = hash_search(Deltas, &copy.key, HASH_ENTER, &found);
+		if (!found)
+		{
+			memcpy(dst->counter, copy.counter, sizeof(copy.counter));
+			memcpy(dst->cost, copy.cost, sizeof(copy.cost));
+			continue;
+		}
+		for (c = 0; c < DC_NUM_COUNTERS; c++)
+			dst->counter[c] += copy.counter[c];
+		for (c = 0; c < DK_NUM_COSTS; c++)
+			if (copy.cost[c] != NULL)
+				cost_add(&dst->cost[c], NumericGetDatum(copy.cost[c]), +1);
+	}
+	list_free(moved);
+}
+
+/* Drop an aborted subtransaction's deltas. */
+static void
+deltas_drop_sub(SubTransactionId subid)
+{
+	HASH_SEQ_STATUS status;
+	DeltaEntry *e;
+
+	hash_seq_init(&status, Deltas);
+	while ((e = hash_seq_search(&status)) != NULL)
+		if (e->key.subid == subid)
+			hash_search(Deltas, &e->key, HASH_REMOVE, NULL);
+}
+
+static void
+capture_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (Deltas != NULL)
+				deltas_flush();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			/* the memory went with TopTransactionContext */
+			Deltas = NULL;
+			DeltaContext = NULL;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+capture_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (Deltas == NULL)
+		return;
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+		deltas_merge_into_parent(mySubid, parentSubid);
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+		deltas_drop_sub(mySubid);
+}
+
+/*
+ * Register the transaction callbacks.  Called once from _PG_init.
+ */
+void
+costopt_rollup_capture_init(void)
+{
+	RegisterXactCallback(capture_xact_callback, NULL);
+	RegisterSubXactCallback(capture_subxact_callback, NULL);
+}
