@@ -26,7 +26,9 @@
  * (sub)transaction, so half-captured statements never reach the table.
  *
  * Memory: the deltas live in DeltaContext, a child of TopTransactionContext,
- * and go away with the transaction.
+ * and go away with the transaction.  A transaction that touches more than
+ * DELTAS_FLUSH_THRESHOLD keys (a bulk load or a restore) writes the current
+ * subtransaction's deltas early, so memory stays bounded.
  *
  *-------------------------------------------------------------------------
  */
@@ -95,11 +97,16 @@ typedef struct DeltaEntry
 	Numeric		cost[DK_NUM_COSTS]; /* NULL means zero */
 } DeltaEntry;
 
+/* deltas kept in memory before the current subtransaction's are written */
+#define DELTAS_FLUSH_THRESHOLD 50000
+
 /* costopt.rollup_deltas, column by column */
 #define DELTAS_NATTS (5 + DC_NUM_COUNTERS + DK_NUM_COSTS)
 
 static MemoryContext DeltaContext = NULL;
 static HTAB *Deltas = NULL;
+
+static void deltas_flush(SubTransactionId only_subid);
 
 /* Hash only the meaningful part of a key. */
 static uint32
@@ -334,6 +341,9 @@ costopt_rollup_capture(PG_FUNCTION_ARGS)
 		capture_row(td->tg_relation, map, td->tg_trigslot, -1);
 		capture_row(td->tg_relation, map, td->tg_newslot, +1);
 	}
+
+	if (hash_get_num_entries(Deltas) > DELTAS_FLUSH_THRESHOLD)
+		deltas_flush(GetCurrentSubTransactionId());
 	return PointerGetDatum(NULL);
 }
 
@@ -354,9 +364,15 @@ delta_is_zero(const DeltaEntry *e)
 	return true;
 }
 
-/* Append the transaction's deltas to costopt.rollup_deltas. */
+/*
+ * Append deltas to costopt.rollup_deltas: all of them (only_subid is
+ * InvalidSubTransactionId; at pre-commit every delta belongs to the top
+ * transaction), or, to bound memory in a huge transaction, only those of
+ * the current subtransaction, which are then removed from memory: the rows
+ * are written in that subtransaction and share its fate.
+ */
 static void
-deltas_flush(void)
+deltas_flush(SubTransactionId only_subid)
 {
 	Oid			nsp;
 	Oid			relid;
@@ -391,8 +407,14 @@ deltas_flush(void)
 		int			i = 0;
 		int			c;
 
-		if (delta_is_zero(e))
+		if (only_subid != InvalidSubTransactionId && e->key.subid != only_subid)
 			continue;
+		if (delta_is_zero(e))
+		{
+			if (only_subid != InvalidSubTransactionId)
+				hash_search(Deltas, &e->key, HASH_REMOVE, NULL);
+			continue;
+		}
 		memset(nulls, 0, sizeof(nulls));
 		values[i] = key_next_name(&e->key, &pos, &nulls[i]);	/* organization_id */
 		i++;
@@ -411,6 +433,8 @@ deltas_flush(void)
 		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 		simple_heap_insert(rel, tup);
 		heap_freetuple(tup);
+		if (only_subid != InvalidSubTransactionId)
+			hash_search(Deltas, &e->key, HASH_REMOVE, NULL);
 	}
 	table_close(rel, RowExclusiveLock);
 }
@@ -476,7 +500,7 @@ capture_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			if (Deltas != NULL)
-				deltas_flush();
+				deltas_flush(InvalidSubTransactionId);
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:

@@ -14,7 +14,8 @@ CREATE TABLE costopt.rollup_state (
 	CONSTRAINT rollup_state_timezone_check
 		CHECK (now() AT TIME ZONE rollup_timezone IS NOT NULL)
 );
-INSERT INTO costopt.rollup_state DEFAULT VALUES;
+-- No row is created here: a dump restores the row users changed, and code
+-- that reads the settings falls back to the defaults when there is none.
 SELECT pg_catalog.pg_extension_config_dump('costopt.rollup_state', '');
 
 COMMENT ON TABLE costopt.rollup_state IS
@@ -44,7 +45,7 @@ CREATE TABLE costopt.rollup_deltas (
 	output_cost         numeric NOT NULL,
 	total_cost          numeric NOT NULL
 );
-SELECT pg_catalog.pg_extension_config_dump('costopt.rollup_deltas', '');
+-- Not dumped: see costopt.cost_analysis.
 
 COMMENT ON TABLE costopt.rollup_deltas IS
 	'Usage-log changes not yet applied to costopt.cost_analysis (written at commit, consumed by costopt_refresh_rollups)';
@@ -88,7 +89,11 @@ CREATE TABLE costopt.cost_analysis (
 		(organization_id, period_type, period_start, user_id, provider, model_name)
 );
 CREATE INDEX cost_analysis_period_idx ON costopt.cost_analysis (period_type, period_start);
-SELECT pg_catalog.pg_extension_config_dump('costopt.cost_analysis', '');
+-- The rollups and the pending deltas are derived from the usage log and are
+-- not dumped: restoring the usage log runs the capture trigger, which
+-- rebuilds them exactly (the next refresh applies them).  Dumping them too
+-- would count every restored call twice.
+
 
 COMMENT ON TABLE costopt.cost_analysis IS
 	'Exact hourly, daily, weekly and monthly cost rollups by organisation, user, provider and model';
@@ -139,6 +144,7 @@ DECLARE
 	emptied bigint[];
 BEGIN
 	PERFORM pg_advisory_xact_lock(hashtext('costopt.refresh_rollups'));
+	INSERT INTO costopt.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
 	SELECT s.rollup_timezone INTO tz FROM costopt.rollup_state s;
 
 	WITH consumed AS (
@@ -238,7 +244,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
 	END IF;
-	SELECT s.rollup_timezone, s.raw_horizon INTO tz, horizon FROM costopt.rollup_state s;
+	SELECT coalesce(max(s.rollup_timezone), 'UTC'), coalesce(max(s.raw_horizon), '-infinity')
+	  INTO tz, horizon FROM costopt.rollup_state s;
 
 	RETURN QUERY
 	WITH raw_hourly AS (

@@ -11,7 +11,7 @@ fails=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 
-echo "1..6"
+echo "1..8"
 for db in $src $dst; do PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null; done
 psql -X -q -d postgres -c "CREATE DATABASE $src" >/dev/null
 q $src "CREATE EXTENSION costopt" >/dev/null
@@ -55,6 +55,15 @@ ok $? "user aliases are restored"
 # the identity sequence continues after the restored rows
 next=$(q $dst "SET costopt.missing_price_action = store; INSERT INTO costopt.api_usage_logs (organization_id, model, input_tokens, output_tokens) VALUES ('org-new', 'gpt-4o', 1, 1) RETURNING id")
 [ "$next" = 401 ]; ok $? "new usage rows continue the id sequence (got $next)"
+
+# the rollups are rebuilt by the restore: exact, and the same totals
+q $src "SELECT costopt_refresh_rollups()" >/dev/null
+q $dst "SELECT costopt_refresh_rollups()" >/dev/null
+[ "$(q $dst "SELECT count(*) FROM costopt_verify_rollups()")" = 0 ]
+ok $? "the restored database's rollups match its usage rows"
+roll() { q "$1" "SELECT period_type || ':' || sum(total_requests) || ':' || sum(total_cost) FROM costopt.cost_analysis WHERE organization_id LIKE 'org-%' AND organization_id <> 'org-new' GROUP BY period_type ORDER BY 1" | tr '\n' ' '; }
+[ "$(roll $src)" = "$(roll $dst)" ]
+ok $? "rollups after restore equal the original's ($(roll $dst))"
 
 rm -f /tmp/costopt_dump.$$ /tmp/costopt_dump.err.$$
 for db in $src $dst; do PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null; done
