@@ -46,3 +46,18 @@ SELECT model, provider, count(*) AS calls,
  WHERE cost_status = 'unpriced'
  GROUP BY 1, 2
  ORDER BY 3 DESC;
+
+\echo '== Daily spend, last 7 days (from the rollups in costopt.cost_analysis) =='
+SELECT period_start::date AS day,
+	   sum(total_requests) AS calls,
+	   to_char(sum(total_cost), 'FM$999,999,990.00') AS spend,
+	   round(100.0 * sum(error_count) / nullif(sum(total_requests), 0), 1) AS error_pct,
+	   round(sum(latency_sum)::numeric / nullif(sum(latency_count), 0)) AS avg_latency_ms
+  FROM costopt.cost_analysis
+ WHERE period_type = 'daily' AND period_start >= date_trunc('day', now()) - interval '6 days'
+ GROUP BY 1
+ ORDER BY 1;
+
+SELECT CASE count(*) WHEN 0 THEN 'rollups verified against the raw log: exact'
+					 ELSE count(*) || ' differences between rollups and raw log' END AS rollup_check
+  FROM costopt_verify_rollups();

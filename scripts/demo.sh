@@ -28,4 +28,6 @@ log "creating extensions pg_cron and costopt"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE EXTENSION pg_cron; CREATE EXTENSION costopt;"
 log "loading ${SAMPLE_ROWS:-100000} sample calls"
 psql -X -q -v ON_ERROR_STOP=1 -v rows="${SAMPLE_ROWS:-100000}" -d postgres -f sample/workload.sql
+log "refreshing the cost rollups"
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SELECT * FROM costopt_refresh_rollups()"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -f sample/report.sql
