@@ -35,6 +35,7 @@ INSTALL_SQL = \
 	sql/install/40_load_pricing.sql \
 	sql/install/50_ingest.sql \
 	sql/install/60_rollups.sql \
+	sql/install/65_rollup_reads.sql \
 	sql/install/90_seed_prices.sql
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -42,7 +43,7 @@ DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 DOCS = $(wildcard doc/*.md)
 
 # pg_regress: explicit, ordered; the first file creates the extension.
-REGRESS = setup costing exactness partition rollups
+REGRESS = setup costing exactness partition rollups rollup_reads
 REGRESS_OPTS = --inputdir=.
 
 # Isolation specs (PGXS runs them from installcheck as well).
