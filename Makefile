@@ -36,6 +36,7 @@ INSTALL_SQL = \
 	sql/install/50_ingest.sql \
 	sql/install/60_rollups.sql \
 	sql/install/65_rollup_reads.sql \
+	sql/install/70_retention.sql \
 	sql/install/90_seed_prices.sql
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -43,7 +44,7 @@ DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 DOCS = $(wildcard doc/*.md)
 
 # pg_regress: explicit, ordered; the first file creates the extension.
-REGRESS = setup costing exactness partition rollups rollup_reads
+REGRESS = setup costing exactness partition rollups rollup_reads retention
 REGRESS_OPTS = --inputdir=.
 
 # Isolation specs (PGXS runs them from installcheck as well).

@@ -16,6 +16,7 @@
 
 int			costopt_missing_price_action = COSTOPT_MISSING_PRICE_STORE;
 bool		costopt_keep_supplied_costs = false;
+bool		costopt_retention_mode = false;
 
 static const struct config_enum_entry missing_price_options[] = {
 	{"store", COSTOPT_MISSING_PRICE_STORE, false},
@@ -50,6 +51,17 @@ costopt_guc_init(void)
 							 &costopt_keep_supplied_costs,
 							 false,
 							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("costopt.retention_mode",
+							 "Marks deletions of usage rows as retention: the rollups keep those calls.",
+							 "Set by costopt_cleanup() for its own transaction, which records the removed "
+							 "calls in costopt.rollup_archive first. Setting it anywhere else makes the "
+							 "rollups disagree with what a dump restores.",
+							 &costopt_retention_mode,
+							 false,
+							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
 

@@ -17,6 +17,7 @@ typedef enum CostoptMissingPriceAction
 
 extern int	costopt_missing_price_action;
 extern bool costopt_keep_supplied_costs;
+extern bool costopt_retention_mode;
 
 extern void costopt_guc_init(void);
 

@@ -20,6 +20,10 @@
  * commit or vanish with the transaction that wrote the calls, so the
  * rollups can be exact.
  *
+ * Deletions made with costopt.retention_mode on (costopt_cleanup()) are
+ * not captured: retention removes calls from the raw log, and the rollups
+ * keep them (costopt_cleanup() records them in costopt.rollup_archive).
+ *
  * Subtransactions: each delta is tagged with the subtransaction that made
  * it.  When a subtransaction aborts its deltas are dropped; when it commits
  * they are merged into its parent's.  A failed statement always aborts a
@@ -52,6 +56,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
+#include "guc.h"
 #include "rollup_capture.h"
 #include "usage_columns.h"
 
@@ -329,6 +334,10 @@ costopt_rollup_capture(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"costopt.rollup_capture\" must be fired AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW")));
+
+	/* retention removes calls from the raw log, not from the rollups */
+	if (costopt_retention_mode && TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		return PointerGetDatum(NULL);
 
 	map = costopt_usage_columns_get(td->tg_relation);
 

@@ -25,7 +25,13 @@ SELECT timestamptz '2025-02-01' + g * interval '1 minute', 'org-' || g % 3,
        CASE g % 4 WHEN 0 THEN 'acme-ai' ELSE NULL END,
        CASE g % 4 WHEN 0 THEN 'house-model' WHEN 1 THEN 'prod-chat' WHEN 2 THEN 'claude-3-haiku' ELSE 'not-priced-yet' END,
        100 + g, 10 + g, g % 50
-  FROM generate_series(1, 400) g;" >/dev/null
+  FROM generate_series(1, 400) g;
+-- recent calls, then retention: the 2025 calls leave the raw log for the archive
+INSERT INTO costopt.api_usage_logs (created_at, organization_id, model, input_tokens, output_tokens)
+SELECT date_trunc('hour', now()) - g * interval '1 minute', 'org-recent', 'gpt-4o-mini', 500 + g, 20
+  FROM generate_series(1, 200) g;
+SELECT costopt_refresh_rollups();
+SELECT costopt_cleanup('30 days', '10 years');" >/dev/null
 ALTER_ERR="ALTER DATABASE $dst SET costopt.missing_price_action = 'error'"
 
 fingerprint() {
@@ -54,7 +60,7 @@ after=$(fingerprint $dst)
 ok $? "user aliases are restored"
 # the identity sequence continues after the restored rows
 next=$(q $dst "SET costopt.missing_price_action = store; INSERT INTO costopt.api_usage_logs (organization_id, model, input_tokens, output_tokens) VALUES ('org-new', 'gpt-4o', 1, 1) RETURNING id")
-[ "$next" = 401 ]; ok $? "new usage rows continue the id sequence (got $next)"
+[ "$next" = 601 ]; ok $? "new usage rows continue the id sequence (got $next)"
 
 # the rollups are rebuilt by the restore: exact, and the same totals
 q $src "SELECT costopt_refresh_rollups()" >/dev/null
@@ -63,7 +69,7 @@ q $dst "SELECT costopt_refresh_rollups()" >/dev/null
 ok $? "the restored database's rollups match its usage rows"
 roll() { q "$1" "SELECT period_type || ':' || sum(total_requests) || ':' || sum(total_cost) FROM costopt.cost_analysis WHERE organization_id LIKE 'org-%' AND organization_id <> 'org-new' GROUP BY period_type ORDER BY 1" | tr '\n' ' '; }
 [ "$(roll $src)" = "$(roll $dst)" ]
-ok $? "rollups after restore equal the original's ($(roll $dst))"
+ok $? "rollups after restore equal the original's, archived calls included ($(roll $dst))"
 
 rm -f /tmp/costopt_dump.$$ /tmp/costopt_dump.err.$$
 for db in $src $dst; do PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null; done
