@@ -223,6 +223,32 @@ $$;
 COMMENT ON FUNCTION @extschema@.costopt_refresh_rollups() IS
 	'Applies every committed usage-log change not yet in costopt.cost_analysis';
 
+-- What the raw calls of [from_time, to_time) contribute to the rollups, per
+-- organisation (all when org is NULL), user, provider, model and UTC hour:
+-- the SQL twin of what the capture trigger sums (src/rollup_capture.c).
+CREATE FUNCTION costopt.raw_hourly(org text, from_time timestamptz, to_time timestamptz)
+RETURNS SETOF costopt.rollup_deltas
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT u.organization_id, u.user_id, u.provider, u.model,
+		   date_trunc('hour', u.created_at, 'UTC'),
+		   count(*), sum(u.input_tokens), sum(u.output_tokens), sum(u.cached_input_tokens),
+		   sum(u.cache_write_tokens), sum(u.reasoning_tokens),
+		   count(*) FILTER (WHERE u.status <> 'success'),
+		   coalesce(sum(u.latency_ms), 0), count(u.latency_ms),
+		   count(*) FILTER (WHERE u.total_cost IS NULL),
+		   coalesce(sum(u.input_cost), 0), coalesce(sum(u.output_cost), 0),
+		   coalesce(sum(u.total_cost), 0)
+	  FROM costopt.api_usage_logs u
+	 WHERE (org IS NULL OR u.organization_id = org)
+	   AND u.created_at >= from_time AND u.created_at < to_time
+	 GROUP BY 1, 2, 3, 4, 5
+$$;
+
+COMMENT ON FUNCTION costopt.raw_hourly(text, timestamptz, timestamptz) IS
+	'Hourly sums of the raw calls of a range, as the rollups count them';
+
 -- Compares the rollups (plus changes not yet applied) with the raw usage
 -- rows and returns every difference: one row per bucket and measure.  An
 -- empty result means the rollups are exact.  Buckets that start before the
@@ -249,25 +275,8 @@ BEGIN
 
 	RETURN QUERY
 	WITH raw_hourly AS (
-		SELECT u.organization_id, u.user_id, u.provider, u.model,
-			   date_trunc('hour', u.created_at, 'UTC') AS hour,
-			   count(*) AS requests,
-			   sum(u.input_tokens) AS input_tokens,
-			   sum(u.output_tokens) AS output_tokens,
-			   sum(u.cached_input_tokens) AS cached_input_tokens,
-			   sum(u.cache_write_tokens) AS cache_write_tokens,
-			   sum(u.reasoning_tokens) AS reasoning_tokens,
-			   count(*) FILTER (WHERE u.status <> 'success') AS error_count,
-			   coalesce(sum(u.latency_ms), 0) AS latency_sum,
-			   count(u.latency_ms) AS latency_count,
-			   count(*) FILTER (WHERE u.total_cost IS NULL) AS unpriced_requests,
-			   coalesce(sum(u.input_cost), 0) AS input_cost,
-			   coalesce(sum(u.output_cost), 0) AS output_cost,
-			   coalesce(sum(u.total_cost), 0) AS total_cost
-		  FROM costopt.api_usage_logs u
-		 WHERE (costopt_verify_rollups.organization_id IS NULL
-				OR u.organization_id = costopt_verify_rollups.organization_id)
-		 GROUP BY 1, 2, 3, 4, 5
+		SELECT * FROM costopt.raw_hourly(costopt_verify_rollups.organization_id,
+										 '-infinity', 'infinity')
 	), raw AS (
 		SELECT h.organization_id, h.user_id, h.provider, h.model AS model_name, p.period_type,
 			   p.period_start,

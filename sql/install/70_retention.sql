@@ -8,26 +8,7 @@
 -- restore rebuilds the rollups from both (the trigger below turns restored
 -- archive rows into deltas; the capture trigger does the same for raw
 -- rows).
-CREATE TABLE costopt.rollup_archive (
-	organization_id     text NOT NULL,
-	user_id             text,
-	provider            text,
-	model               text NOT NULL,
-	hour                timestamptz NOT NULL,
-	requests            bigint NOT NULL,
-	input_tokens        bigint NOT NULL,
-	output_tokens       bigint NOT NULL,
-	cached_input_tokens bigint NOT NULL,
-	cache_write_tokens  bigint NOT NULL,
-	reasoning_tokens    bigint NOT NULL,
-	error_count         bigint NOT NULL,
-	latency_sum         bigint NOT NULL,
-	latency_count       bigint NOT NULL,
-	unpriced_requests   bigint NOT NULL,
-	input_cost          numeric NOT NULL,
-	output_cost         numeric NOT NULL,
-	total_cost          numeric NOT NULL
-);
+CREATE TABLE costopt.rollup_archive (LIKE costopt.rollup_deltas INCLUDING ALL);
 CREATE INDEX rollup_archive_hour_idx ON costopt.rollup_archive (hour);
 SELECT pg_catalog.pg_extension_config_dump('costopt.rollup_archive', '');
 
@@ -172,18 +153,7 @@ BEGIN
 
 	-- 1. keep what the raw calls contribute to the rollups
 	INSERT INTO costopt.rollup_archive
-	SELECT u.organization_id, u.user_id, u.provider, u.model,
-		   date_trunc('hour', u.created_at, 'UTC'), count(*),
-		   sum(u.input_tokens), sum(u.output_tokens), sum(u.cached_input_tokens),
-		   sum(u.cache_write_tokens), sum(u.reasoning_tokens),
-		   count(*) FILTER (WHERE u.status <> 'success'),
-		   coalesce(sum(u.latency_ms), 0), count(u.latency_ms),
-		   count(*) FILTER (WHERE u.total_cost IS NULL),
-		   coalesce(sum(u.input_cost), 0), coalesce(sum(u.output_cost), 0),
-		   coalesce(sum(u.total_cost), 0)
-	  FROM costopt.api_usage_logs u
-	 WHERE u.created_at < h AND u.created_at >= r
-	 GROUP BY 1, 2, 3, 4, 5;
+	SELECT * FROM costopt.raw_hourly(NULL, r, h);
 	GET DIAGNOSTICS archived_rows = ROW_COUNT;
 
 	-- 2. drop whole partitions, delete the rest
