@@ -47,6 +47,7 @@
 #include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -60,16 +61,24 @@
 #include "rollup_capture.h"
 #include "usage_columns.h"
 
-/* organization, user, provider and model, each with a flag and separator */
-#define DELTA_NAMES_LEN 720
-#define DELTA_NAME_MAX 200		/* per name, as the usage log's CHECKs allow */
+/*
+ * The usage log's CHECKs allow 200 characters per name; in UTF-8 that is at
+ * most 800 bytes.  Longer names (tables without those CHECKs) are refused.
+ */
+#define DELTA_NAME_MAX 800
 
+/*
+ * A delta's key: subtransaction, hour and the four names, each encoded as a
+ * flag byte ('v' value, 'n' NULL), the bytes and a 0x1f separator.  The
+ * names live outside the key: a lookup key points into the caller's buffer,
+ * a stored key to a copy in DeltaContext (delta_key_copy).
+ */
 typedef struct DeltaKey
 {
 	SubTransactionId subid;
 	TimestampTz hour;
-	uint16		names_len;
-	char		names[DELTA_NAMES_LEN]; /* only names_len bytes are meaningful */
+	uint32		names_len;
+	char	   *names;
 } DeltaKey;
 
 typedef enum DeltaCounter
@@ -113,7 +122,20 @@ static HTAB *Deltas = NULL;
 
 static void deltas_flush(SubTransactionId only_subid);
 
-/* Hash only the meaningful part of a key. */
+/* Store a key: copy its names into DeltaContext. */
+static void *
+delta_key_copy(void *dest, const void *src, Size keysize)
+{
+	DeltaKey   *d = (DeltaKey *) dest;
+	const DeltaKey *k = (const DeltaKey *) src;
+
+	*d = *k;
+	d->names = MemoryContextAlloc(DeltaContext, k->names_len);
+	memcpy(d->names, k->names, k->names_len);
+	return dest;
+}
+
+/* Hash a key by its content. */
 static uint32
 delta_key_hash(const void *key, Size keysize)
 {
@@ -153,27 +175,25 @@ deltas_ensure(void)
 	ctl.entrysize = sizeof(DeltaEntry);
 	ctl.hash = delta_key_hash;
 	ctl.match = delta_key_match;
+	ctl.keycopy = delta_key_copy;
 	ctl.hcxt = DeltaContext;
 	Deltas = hash_create("costopt rollup deltas", 64, &ctl,
-						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_KEYCOPY | HASH_CONTEXT);
 }
 
-/* Append one name (NULL allowed) to a key. */
+/* Append one name (NULL allowed) to the names of a key being built. */
 static void
-key_add_name(DeltaKey *key, const char *name, int len, const char *column)
+key_add_name(StringInfo names, const char *name, int len, const char *column)
 {
 	if (len > DELTA_NAME_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("value of \"%s\" is too long for the cost rollups", column),
 				 errdetail("It has %d bytes; the rollups keep at most %d.", len, DELTA_NAME_MAX)));
-	key->names[key->names_len++] = name ? 'v' : 'n';
+	appendStringInfoChar(names, name ? 'v' : 'n');
 	if (name)
-	{
-		memcpy(key->names + key->names_len, name, len);
-		key->names_len += len;
-	}
-	key->names[key->names_len++] = '\x1f';
+		appendBinaryStringInfo(names, name, len);
+	appendStringInfoChar(names, '\x1f');
 }
 
 /* Decode the next name of a key (for the flush): text Datum or NULL. */
@@ -240,6 +260,7 @@ static void
 capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int sign)
 {
 	DeltaKey	key;
+	StringInfoData names;
 	DeltaEntry *entry;
 	Datum	   *values;
 	bool	   *nulls;
@@ -260,21 +281,23 @@ capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int s
 	values = slot->tts_values;
 	nulls = slot->tts_isnull;
 
-	key.subid = GetCurrentSubTransactionId();
-	key.hour = hour_of(DatumGetTimestampTz(values[map->attnum[UC_CREATED_AT] - 1]));
-	key.names_len = 0;
+	initStringInfo(&names);
 	s = costopt_usage_text(map, UC_ORGANIZATION_ID, values, nulls, &len);
 	if (s == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("column \"organization_id\" of a usage row must not be null")));
-	key_add_name(&key, s, len, "organization_id");
+	key_add_name(&names, s, len, "organization_id");
 	s = costopt_usage_text(map, UC_USER_ID, values, nulls, &len);
-	key_add_name(&key, s, len, "user_id");
+	key_add_name(&names, s, len, "user_id");
 	s = costopt_usage_text(map, UC_PROVIDER, values, nulls, &len);
-	key_add_name(&key, s, len, "provider");
+	key_add_name(&names, s, len, "provider");
 	s = costopt_usage_text(map, UC_MODEL, values, nulls, &len);
-	key_add_name(&key, s, len, "model");
+	key_add_name(&names, s, len, "model");
+	key.subid = GetCurrentSubTransactionId();
+	key.hour = hour_of(DatumGetTimestampTz(values[map->attnum[UC_CREATED_AT] - 1]));
+	key.names = names.data;
+	key.names_len = names.len;
 
 	deltas_ensure();
 	entry = hash_search(Deltas, &key, HASH_ENTER, &found);
@@ -283,6 +306,7 @@ capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int s
 		memset(entry->counter, 0, sizeof(entry->counter));
 		memset(entry->cost, 0, sizeof(entry->cost));
 	}
+	pfree(names.data);
 
 	entry->counter[DC_REQUESTS] += sign;
 	entry->counter[DC_INPUT_TOKENS] += sign * int_column(map, UC_INPUT_TOKENS, values, nulls, &present);
@@ -367,8 +391,8 @@ delta_is_zero(const DeltaEntry *e)
 			return false;
 	for (c = 0; c < DK_NUM_COSTS; c++)
 		if (e->cost[c] != NULL &&
-			DatumGetInt32(DirectFunctionCall1(numeric_sign,
-											  NumericGetDatum(e->cost[c]))) != 0)
+			DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(e->cost[c]),
+											  NumericGetDatum(int64_to_numeric(0)))) != 0)
 			return false;
 	return true;
 }

@@ -111,6 +111,31 @@ CREATE TRIGGER costopt_rollup_capture
 	AFTER INSERT OR UPDATE OR DELETE ON costopt.api_usage_logs
 	FOR EACH ROW EXECUTE FUNCTION costopt.rollup_capture();
 
+-- TRUNCATE of the usage log takes its calls out of the rollups too (as a
+-- DELETE would): their contribution is subtracted first.  TRUNCATE of a
+-- single partition is not seen; use DELETE or costopt_cleanup() for those.
+CREATE FUNCTION costopt.rollup_capture_truncate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF current_setting('costopt.retention_mode', true) = 'on' THEN
+		RETURN NULL;
+	END IF;
+	INSERT INTO costopt.rollup_deltas
+	SELECT r.organization_id, r.user_id, r.provider, r.model, r.hour, -r.requests,
+		   -r.input_tokens, -r.output_tokens, -r.cached_input_tokens, -r.cache_write_tokens,
+		   -r.reasoning_tokens, -r.error_count, -r.latency_sum, -r.latency_count,
+		   -r.unpriced_requests, -r.input_cost, -r.output_cost, -r.total_cost
+	  FROM costopt.raw_hourly(NULL, '-infinity', 'infinity') r;
+	RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION costopt.rollup_capture_truncate() IS
+	'BEFORE TRUNCATE trigger: subtracts the calls of the usage log from the rollups';
+
 -- The rollup buckets of one hour: (period_type, period_start, period_end).
 CREATE FUNCTION costopt.rollup_periods(hour timestamptz, tz text)
 RETURNS TABLE (period_type text, period_start timestamptz, period_end timestamptz)
@@ -387,3 +412,7 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.costopt_verify_rollups(text, timestamptz, timestamptz) IS
 	'Differences between the cost rollups and the raw usage rows (none when the rollups are exact)';
+
+CREATE TRIGGER costopt_rollup_capture_truncate
+	BEFORE TRUNCATE ON costopt.api_usage_logs
+	FOR EACH STATEMENT EXECUTE FUNCTION costopt.rollup_capture_truncate();

@@ -69,7 +69,20 @@ $$;
 COMMENT ON FUNCTION costopt.rollup_range(text, timestamptz, timestamptz, text) IS
 	'Rollup rows of an organisation in a whole-hour range, at the coarsest fitting grain, including unrefreshed changes';
 
--- Rejects a missing organisation and ranges that are reversed; widens a
+-- ts + i computed on the wall clock of time zone tz (a day is a calendar
+-- day there, 23 or 25 hours across a daylight-saving change).
+CREATE FUNCTION costopt.tz_add(ts timestamptz, i interval, tz text)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT ((ts AT TIME ZONE tz) + i) AT TIME ZONE tz
+$$;
+
+COMMENT ON FUNCTION costopt.tz_add(timestamptz, interval, text) IS
+	'Adds an interval on the wall clock of a time zone';
+
+-- Rejects a missing organisation and empty or reversed ranges; widens a
 -- range to whole hours.
 CREATE FUNCTION costopt.check_range(org text, INOUT from_time timestamptz,
 									INOUT to_time timestamptz)
@@ -81,8 +94,8 @@ BEGIN
 		RAISE EXCEPTION 'organization_id, from_time and to_time must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF from_time > to_time THEN
-		RAISE EXCEPTION 'from_time must not be later than to_time'
+	IF from_time >= to_time THEN
+		RAISE EXCEPTION 'from_time must be earlier than to_time'
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
 	END IF;
@@ -101,8 +114,9 @@ COMMENT ON FUNCTION costopt.check_range(text, timestamptz, timestamptz) IS
 	'Validates a read range and widens it to whole hours';
 
 -- Spend of an organisation in a time range, grouped, with totals and
--- percentages.  group_by: model, user, provider, hour, day, week, month.
--- The range is widened to whole hours.  The last row (group_key NULL,
+-- percentages.  group_by: model, user, provider, hour (labelled in UTC, so
+-- no hour is ambiguous), day, week, month (in the rollup time zone).  The
+-- range is widened to whole hours.  The last row (group_key NULL,
 -- is_total true) holds the totals.
 CREATE FUNCTION @extschema@.costopt_cost_analysis(organization_id text,
 												  from_time timestamptz,
@@ -140,7 +154,7 @@ BEGIN
 				   WHEN 'model' THEN r.model_name
 				   WHEN 'user' THEN coalesce(r.user_id, '(no user)')
 				   WHEN 'provider' THEN coalesce(r.provider, '(no provider)')
-				   WHEN 'hour' THEN to_char(r.period_start AT TIME ZONE tz, 'YYYY-MM-DD HH24:00')
+				   WHEN 'hour' THEN to_char(r.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:00"Z"')
 				   WHEN 'day' THEN to_char(r.period_start AT TIME ZONE tz, 'YYYY-MM-DD')
 				   WHEN 'week' THEN to_char(date_trunc('week', r.period_start, tz) AT TIME ZONE tz, 'IYYY-"W"IW')
 				   ELSE to_char(date_trunc('month', r.period_start, tz) AT TIME ZONE tz, 'YYYY-MM')
@@ -206,11 +220,13 @@ BEGIN
 				  DETAIL = format('days is %s.', days);
 	END IF;
 	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
-	t := date_trunc('day', now(), tz) + interval '1 day';
+	t := costopt.tz_add(date_trunc('day', now(), tz), interval '1 day', tz);
 	RETURN QUERY
 	SELECT a.group_key, a.requests, a.total_cost, a.pct_of_cost, a.cost_per_request,
 		   a.input_tokens + a.output_tokens, a.error_count
-	  FROM @extschema@.costopt_cost_analysis(organization_id, t - days * interval '1 day', t, dimension) a
+	  FROM @extschema@.costopt_cost_analysis(organization_id,
+											 costopt.tz_add(t, -days * interval '1 day', tz),
+											 t, dimension) a
 	 WHERE NOT a.is_total;
 END;
 $$;
@@ -238,6 +254,10 @@ DECLARE
 	f timestamptz;
 	t timestamptz;
 BEGIN
+	IF organization_id IS NULL THEN
+		RAISE EXCEPTION 'organization_id must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF metric IS NULL OR metric NOT IN ('total_cost', 'requests', 'tokens', 'input_tokens',
 										'output_tokens', 'error_count', 'error_rate',
 										'avg_latency_ms', 'cost_per_request') THEN
@@ -256,11 +276,15 @@ BEGIN
 				  DETAIL = format('days is %s.', days);
 	END IF;
 	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
+	-- hours are absolute (a local hour can repeat or be skipped); days, weeks
+	-- and months follow the rollup time zone's calendar
+	IF granularity = 'hour' THEN
+		tz := 'UTC';
+	END IF;
 	step := CASE granularity WHEN 'hour' THEN interval '1 hour' WHEN 'day' THEN interval '1 day'
 							 WHEN 'week' THEN interval '7 days' ELSE interval '1 month' END;
-	t := date_trunc(granularity, now(), tz);
-	t := (t AT TIME ZONE tz + step) AT TIME ZONE tz;
-	f := date_trunc(granularity, now() - days * interval '1 day', tz);
+	t := costopt.tz_add(date_trunc(granularity, now(), tz), step, tz);
+	f := date_trunc(granularity, costopt.tz_add(now(), -days * interval '1 day', tz), tz);
 
 	RETURN QUERY
 	WITH slots AS (
@@ -342,20 +366,20 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
-	t := date_trunc('day', now(), tz) + interval '1 day';
+	t := costopt.tz_add(date_trunc('day', now(), tz), interval '1 day', tz);
 
 	RETURN QUERY
 	WITH cur AS (
 		SELECT r.user_id, r.provider, r.model_name, sum(r.requests) AS requests,
 			   sum(r.total_cost) AS cost
 		  FROM costopt.rollup_range(costopt_top_cost_drivers.organization_id,
-									t - days * interval '1 day', t, 'daily') r
+									costopt.tz_add(t, -days * interval '1 day', tz), t, 'daily') r
 		 GROUP BY 1, 2, 3
 	), prev AS (
 		SELECT r.user_id, r.provider, r.model_name, sum(r.total_cost) AS cost
 		  FROM costopt.rollup_range(costopt_top_cost_drivers.organization_id,
-									t - 2 * days * interval '1 day', t - days * interval '1 day',
-									'daily') r
+									costopt.tz_add(t, -2 * days * interval '1 day', tz),
+									costopt.tz_add(t, -days * interval '1 day', tz), 'daily') r
 		 GROUP BY 1, 2, 3
 	)
 	SELECT (row_number() OVER (ORDER BY c.cost DESC, c.requests DESC, c.user_id, c.model_name))::integer,
