@@ -137,18 +137,19 @@ COMMENT ON FUNCTION costopt.rollup_capture_truncate() IS
 	'BEFORE TRUNCATE trigger: subtracts the calls of the usage log from the rollups';
 
 -- The rollup buckets of one hour: (period_type, period_start, period_end).
+-- No SET clause: PostgreSQL inlines it into the refresh, which calls it for
+-- every hourly row (its callers fix the search_path).
 CREATE FUNCTION costopt.rollup_periods(hour timestamptz, tz text)
 RETURNS TABLE (period_type text, period_start timestamptz, period_end timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT 'hourly', hour, hour + interval '1 hour'
+	SELECT 'hourly', hour, hour OPERATOR(pg_catalog.+) interval '1 hour'
 	UNION ALL
-	SELECT p.t, s, (s AT TIME ZONE tz + p.len) AT TIME ZONE tz
+	SELECT p.t, s, (s AT TIME ZONE tz OPERATOR(pg_catalog.+) p.len) AT TIME ZONE tz
 	  FROM (VALUES ('daily', 'day', interval '1 day'),
 				   ('weekly', 'week', interval '7 days'),
 				   ('monthly', 'month', interval '1 month')) AS p(t, field, len),
-		   LATERAL date_trunc(p.field, hour, tz) AS s
+		   LATERAL pg_catalog.date_trunc(p.field, hour, tz) AS s
 $$;
 
 COMMENT ON FUNCTION costopt.rollup_periods(timestamptz, text) IS
@@ -176,13 +177,13 @@ BEGIN
 		DELETE FROM costopt.rollup_deltas RETURNING *
 	), hourly AS (
 		SELECT d.organization_id, d.user_id, d.provider, d.model, d.hour,
-			   count(*) AS n, sum(d.requests) AS requests,
-			   sum(d.input_tokens) AS input_tokens, sum(d.output_tokens) AS output_tokens,
-			   sum(d.cached_input_tokens) AS cached_input_tokens,
-			   sum(d.cache_write_tokens) AS cache_write_tokens,
-			   sum(d.reasoning_tokens) AS reasoning_tokens,
-			   sum(d.error_count) AS error_count, sum(d.latency_sum) AS latency_sum,
-			   sum(d.latency_count) AS latency_count, sum(d.unpriced_requests) AS unpriced_requests,
+			   count(*) AS n, sum(d.requests)::bigint AS requests,
+			   sum(d.input_tokens)::bigint AS input_tokens, sum(d.output_tokens)::bigint AS output_tokens,
+			   sum(d.cached_input_tokens)::bigint AS cached_input_tokens,
+			   sum(d.cache_write_tokens)::bigint AS cache_write_tokens,
+			   sum(d.reasoning_tokens)::bigint AS reasoning_tokens,
+			   sum(d.error_count)::bigint AS error_count, sum(d.latency_sum)::bigint AS latency_sum,
+			   sum(d.latency_count)::bigint AS latency_count, sum(d.unpriced_requests)::bigint AS unpriced_requests,
 			   sum(d.input_cost) AS input_cost, sum(d.output_cost) AS output_cost,
 			   sum(d.total_cost) AS total_cost
 		  FROM consumed d
@@ -190,13 +191,13 @@ BEGIN
 	), periods AS (
 		SELECT h.organization_id, h.user_id, h.provider, h.model, p.period_type,
 			   p.period_start, p.period_end,
-			   sum(h.requests) AS requests, sum(h.input_tokens) AS input_tokens,
-			   sum(h.output_tokens) AS output_tokens,
-			   sum(h.cached_input_tokens) AS cached_input_tokens,
-			   sum(h.cache_write_tokens) AS cache_write_tokens,
-			   sum(h.reasoning_tokens) AS reasoning_tokens, sum(h.error_count) AS error_count,
-			   sum(h.latency_sum) AS latency_sum, sum(h.latency_count) AS latency_count,
-			   sum(h.unpriced_requests) AS unpriced_requests, sum(h.input_cost) AS input_cost,
+			   sum(h.requests)::bigint AS requests, sum(h.input_tokens)::bigint AS input_tokens,
+			   sum(h.output_tokens)::bigint AS output_tokens,
+			   sum(h.cached_input_tokens)::bigint AS cached_input_tokens,
+			   sum(h.cache_write_tokens)::bigint AS cache_write_tokens,
+			   sum(h.reasoning_tokens)::bigint AS reasoning_tokens, sum(h.error_count)::bigint AS error_count,
+			   sum(h.latency_sum)::bigint AS latency_sum, sum(h.latency_count)::bigint AS latency_count,
+			   sum(h.unpriced_requests)::bigint AS unpriced_requests, sum(h.input_cost) AS input_cost,
 			   sum(h.output_cost) AS output_cost, sum(h.total_cost) AS total_cost
 		  FROM hourly h, LATERAL costopt.rollup_periods(h.hour, tz) p
 		 GROUP BY 1, 2, 3, 4, 5, 6, 7
