@@ -6,11 +6,13 @@
 #
 # 1. COPY of ROWS realistic usage rows into tables shaped like
 #    costopt.api_usage_logs: (a) no trigger, (b) a C no-op trigger, (c) the
-#    costing trigger, (d) the same pricing in PL/pgSQL, and the reference
-#    (e) = (b) with the costs already in the CSV.  Rounds a,b,c,d,e are
-#    interleaved; each run starts from a truncated table after VACUUM and
-#    CHECKPOINT; each COPY is timed on the server.  Medians are reported.
-# 2. A row-by-row comparison of the costs written by (c) and (d).
+#    costing trigger, (d) the same pricing in PL/pgSQL, the reference
+#    (e) = (b) with the costs already in the CSV, and (f) = (c) plus the
+#    rollup capture trigger.  Rounds a,b,c,d,e,f are interleaved; each run
+#    starts from a truncated table after VACUUM and CHECKPOINT; each COPY is
+#    timed on the server, alone and with its commit.  Medians are reported.
+# 2. A row-by-row comparison of the costs written by (c) and (d), and the
+#    deltas captured by (f) against its rows.
 # 3. Single-row INSERT throughput with pgbench, no trigger vs costing trigger.
 # 4. Optionally (PERF=1), a perf profile of the (b) and (c) COPY backends.
 #
@@ -26,6 +28,7 @@
 #   BENCH_OUT=bench/out/ingest   where the generated CSV is kept and reused
 #                          (git-ignored; must be readable by the postgres user)
 #   KEEP_CLUSTER=0         1: keep the stopped cluster's directory afterwards
+#   BUILD=1                0: use the installed costopt, do not build it
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
@@ -38,12 +41,13 @@ PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 PGBENCH_CLIENTS=${PGBENCH_CLIENTS:-2}
 PLPGSQL_LOOKUP=${PLPGSQL_LOOKUP:-direct}
 PERF=${PERF:-0}
+BUILD=${BUILD:-1}
 TRACE_DIR=${TRACE_DIR:-$REPO/../shared/data/azure_llm_trace}
 BENCH_OUT=${BENCH_OUT:-$REPO/bench/out/ingest}
 BENCH_DIR=$REPO/bench/ingest
 DB=costopt_bench
 PGC="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
-VARIANTS="a b c d e"
+VARIANTS="a b c d e f"
 
 case "$PLPGSQL_LOOKUP" in
   direct | price_at) ;;
@@ -62,7 +66,7 @@ bpsql() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 # ---------------------------------------------------------------------------
 ensure_packages
 command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
-build_and_install
+if [ "$BUILD" = 1 ]; then build_and_install; else log "BUILD=0: using the installed costopt"; fi
 log "building and installing the no-op trigger module"
 make -s -C "$BENCH_DIR/noop_trigger" PG_CONFIG="$PGC" >/dev/null
 make -s -C "$BENCH_DIR/noop_trigger" PG_CONFIG="$PGC" install >/dev/null
@@ -115,7 +119,8 @@ TABLE_b=bench.ingest_noop
 TABLE_c=bench.ingest_costing
 TABLE_d=bench.ingest_plpgsql
 TABLE_e=bench.ingest_precosted
-for v in a b c d; do
+TABLE_f=bench.ingest_capture
+for v in a b c d f; do
   printf -v "CSV_$v" '%s' "$CSV"
   printf -v "HEADER_$v" '%s' "$HEADER"
 done
@@ -128,8 +133,9 @@ bpsql -c "SELECT bench.timed_copy('$TABLE_c', '$CSV', '$HEADER', $ROWS)" >/dev/n
 bpsql -c "COPY (SELECT $HEADER_e FROM $TABLE_c ORDER BY id) TO '$CSV_e' WITH (FORMAT csv, HEADER true)"
 bpsql -c "TRUNCATE $TABLE_c RESTART IDENTITY"
 
-# prepare_run [KEEP...]: empty every variant table but those named, then
-# VACUUM (the catalogs and the emptied tables) and CHECKPOINT, so that each
+# prepare_run [KEEP...]: empty every variant table but those named (and,
+# unless (f) is kept, the rollup deltas (f) wrote), then VACUUM (the
+# catalogs and the emptied tables) and CHECKPOINT, so that each
 # run starts from the same state and does not pay for an earlier run's dirty
 # buffers or dead rows.  With fsync = off the checkpoint and the WAL only
 # reach the kernel's page cache, so sync(1) then waits until the kernel has
@@ -141,6 +147,7 @@ prepare_run() {
     t="TABLE_$v"
     [[ " $* " == *" $v "* ]] || bpsql -c "TRUNCATE ${!t} RESTART IDENTITY"
   done
+  [[ " $* " == *" f "* ]] || bpsql -c "TRUNCATE costopt.rollup_deltas"
   bpsql -c "VACUUM" -c "CHECKPOINT"
   sync
 }
@@ -162,9 +169,13 @@ for round in $(seq 1 "$RUNS"); do
   keep=()
   for v in $VARIANTS; do
     prepare_run "${keep[@]}"
-    ms=$(bpsql -At -c "$(copy_sql "$v")")   # a new session for every run
-    bpsql -c "INSERT INTO bench.copy_runs VALUES ('$v', $round, $ROWS, $ms)"
-    log "round $round ($v): $(printf '%.0f' "$ms") ms"
+    # a new session for every run; the second statement, in the next
+    # transaction, gives the time of the COPY and its commit
+    out=$(bpsql -At -c "$(copy_sql "$v")" -c "SELECT bench.since_copy_start()")
+    ms=${out%%$'\n'*}
+    ms_commit=${out##*$'\n'}
+    bpsql -c "INSERT INTO bench.copy_runs VALUES ('$v', $round, $ROWS, $ms, $ms_commit)"
+    log "round $round ($v): $(printf '%.0f' "$ms") ms, with commit $(printf '%.0f' "$ms_commit") ms"
     # in the last round keep the rows of (c) and (d) for the correctness check
     if [ "$round" = "$RUNS" ] && { [ "$v" = c ] || [ "$v" = d ]; }; then keep+=("$v"); fi
   done
@@ -175,12 +186,13 @@ echo "=== machine: $(nproc) CPUs; load average before the COPY runs $LOAD_START,
   "after $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "=== COPY of $ROWS rows into tables shaped like costopt.api_usage_logs"
-echo "    server-side time of the COPY statement, median of $RUNS interleaved runs"
+echo "    server-side time of the COPY statement (and of the COPY with its commit), median of $RUNS interleaved runs"
 bpsql -P footer=off <<'SQL'
 WITH m AS (
 	SELECT r.variant, v.label, max(r.rows) AS rows,
 		   percentile_cont(0.5) WITHIN GROUP (ORDER BY r.ms) AS ms,
-		   min(r.ms) AS min_ms, max(r.ms) AS max_ms
+		   min(r.ms) AS min_ms, max(r.ms) AS max_ms,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY r.ms_commit) AS ms_commit
 	  FROM bench.copy_runs r JOIN bench.variants v USING (variant)
 	 GROUP BY r.variant, v.label
 )
@@ -190,27 +202,32 @@ SELECT '(' || m.variant || ')' AS variant, m.label,
 		   AS "range s",
 	   to_char(m.rows / (m.ms / 1000), 'FM9,999,999') AS "rows/s",
 	   to_char(m.ms / a.ms, 'FM990.00') AS "time / (a)",
-	   to_char((m.ms - a.ms) * 1000 / m.rows, 'FM990.00') AS "us/row over (a)"
+	   to_char((m.ms - a.ms) * 1000 / m.rows, 'FM990.00') AS "us/row over (a)",
+	   to_char(m.ms_commit / 1000, 'FM990.00') AS "with commit s"
   FROM m, (SELECT ms FROM m WHERE variant = 'a') a
  ORDER BY m.variant;
 SQL
 
 # verdict RATIO TARGET: "met" when RATIO <= TARGET
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
-read -r cb cd ce < <(bpsql -At -F ' ' <<'SQL'
+read -r cb cd ce fc fc_commit < <(bpsql -At -F ' ' <<'SQL'
 WITH m AS (
-	SELECT variant, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms
+	SELECT variant, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY ms_commit) AS ms_commit
 	  FROM bench.copy_runs GROUP BY variant
 )
-SELECT c.ms / b.ms, c.ms / d.ms, c.ms / e.ms
-  FROM m c, m b, m d, m e
- WHERE c.variant = 'c' AND b.variant = 'b' AND d.variant = 'd' AND e.variant = 'e';
+SELECT c.ms / b.ms, c.ms / d.ms, c.ms / e.ms, f.ms / c.ms, f.ms_commit / c.ms_commit
+  FROM m c, m b, m d, m e, m f
+ WHERE c.variant = 'c' AND b.variant = 'b' AND d.variant = 'd' AND e.variant = 'e'
+   AND f.variant = 'f';
 SQL
 )
 echo
 printf '    (c)/(b) time ratio: %.3f   target <= 1.10   %s\n' "$cb" "$(verdict "$cb" 1.10)"
 printf '    (c)/(d) time ratio: %.3f   target <= 0.40   %s\n' "$cd" "$(verdict "$cd" 0.40)"
 printf '    (c)/(e) time ratio: %.3f   (reference: costs computed in C vs sent ready-made)\n' "$ce"
+printf '    (f)/(c) time ratio: %.3f   (what the rollup capture trigger adds to costing; COPY with commit: %.3f)\n' \
+  "$fc" "$fc_commit"
 
 # ---------------------------------------------------------------------------
 # 2. Correctness: (c) and (d) of the last round, row by row (same CSV, same
@@ -263,6 +280,50 @@ SELECT id, c.model, c.input_tokens AS inp, c.output_tokens AS outp,
  ORDER BY id LIMIT 10;
 SQL
 fi
+
+# (f) of the last round (the last run of a round, so nothing truncated
+# costopt.rollup_deltas since): the deltas its capture trigger wrote to
+# costopt.rollup_deltas, summed per organisation, user, provider, model and
+# UTC hour, against the same sums of its rows (as costopt_verify_rollups()
+# sums raw calls).  EXCEPT compares NULL keys as equal and numeric values
+# whatever their scale.
+echo
+echo "=== correctness: rollup deltas captured by (f) vs its rows, last round"
+read -r f_rows f_delta_rows f_keys f_diffs < <(bpsql -At -F ' ' <<'SQL'
+WITH d AS (
+	SELECT organization_id, user_id, provider, model, hour, sum(requests) AS requests,
+		   sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+		   sum(cached_input_tokens) AS cached_input_tokens,
+		   sum(cache_write_tokens) AS cache_write_tokens,
+		   sum(reasoning_tokens) AS reasoning_tokens, sum(error_count) AS error_count,
+		   sum(latency_sum) AS latency_sum, sum(latency_count) AS latency_count,
+		   sum(unpriced_requests) AS unpriced_requests, sum(input_cost) AS input_cost,
+		   sum(output_cost) AS output_cost, sum(total_cost) AS total_cost
+	  FROM costopt.rollup_deltas
+	 GROUP BY 1, 2, 3, 4, 5
+), raw AS (
+	SELECT organization_id, user_id, provider, model, date_trunc('hour', created_at, 'UTC'),
+		   count(*)::numeric, sum(input_tokens)::numeric, sum(output_tokens)::numeric,
+		   sum(cached_input_tokens)::numeric, sum(cache_write_tokens)::numeric,
+		   sum(reasoning_tokens)::numeric,
+		   count(*) FILTER (WHERE status <> 'success')::numeric,
+		   coalesce(sum(latency_ms), 0)::numeric, count(latency_ms)::numeric,
+		   count(*) FILTER (WHERE total_cost IS NULL)::numeric,
+		   coalesce(sum(input_cost), 0), coalesce(sum(output_cost), 0),
+		   coalesce(sum(total_cost), 0)
+	  FROM bench.ingest_capture
+	 GROUP BY 1, 2, 3, 4, 5
+)
+SELECT (SELECT count(*) FROM bench.ingest_capture),
+	   (SELECT count(*) FROM costopt.rollup_deltas),
+	   (SELECT count(*) FROM d),
+	   (SELECT count(*) FROM ((SELECT * FROM d EXCEPT ALL SELECT * FROM raw)
+							  UNION ALL (SELECT * FROM raw EXCEPT ALL SELECT * FROM d)) x);
+SQL
+)
+echo "    (f) rows: $f_rows; delta rows written: $f_delta_rows, for $f_keys (organisation, user," \
+  "provider, model, hour) keys"
+echo "    keys whose deltas differ from the sums of the rows: $f_diffs"
 
 # ---------------------------------------------------------------------------
 # 3. Single-row INSERTs with pgbench: (a) no trigger vs (c) costing trigger.

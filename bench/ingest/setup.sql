@@ -17,6 +17,14 @@
 --								the CSV (computed by (c) before the runs),
 --								as if the application priced each call
 --
+-- and, to show what the rollup capture adds to costing:
+--
+--	 (f) bench.ingest_capture	the costing trigger (as (c)) and the costopt
+--								rollup capture trigger, AFTER INSERT OR
+--								UPDATE OR DELETE FOR EACH ROW, as on
+--								costopt.api_usage_logs; its deltas go to
+--								costopt.rollup_deltas
+--
 -- psql variable plpgsql_lookup (direct or price_at) selects how (d) finds
 -- the price; see bench.plpgsql_costing below.
 
@@ -34,6 +42,8 @@ CREATE TABLE bench.ingest_plpgsql (LIKE costopt.api_usage_logs
 	INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY INCLUDING INDEXES);
 CREATE TABLE bench.ingest_precosted (LIKE costopt.api_usage_logs
 	INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY INCLUDING INDEXES);
+CREATE TABLE bench.ingest_capture (LIKE costopt.api_usage_logs
+	INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY INCLUDING INDEXES);
 
 -- Which table is which variant, for the result queries.
 CREATE TABLE bench.variants (
@@ -46,7 +56,8 @@ INSERT INTO bench.variants VALUES
 	('b', 'bench.ingest_noop', 'C no-op trigger'),
 	('c', 'bench.ingest_costing', 'costopt costing trigger (C)'),
 	('d', 'bench.ingest_plpgsql', 'PL/pgSQL costing trigger'),
-	('e', 'bench.ingest_precosted', 'C no-op trigger, costs in CSV');
+	('e', 'bench.ingest_precosted', 'C no-op trigger, costs in CSV'),
+	('f', 'bench.ingest_capture', 'costing + rollup capture triggers');
 
 -------------------------------------------------------------------------------
 -- (b) the do-nothing C trigger (bench/ingest/noop_trigger)
@@ -69,6 +80,16 @@ CREATE TRIGGER bench_noop
 -------------------------------------------------------------------------------
 
 SELECT costopt_attach_costing('bench.ingest_costing') AS priced_existing_rows;
+
+-------------------------------------------------------------------------------
+-- (f) the costing trigger and the rollup capture trigger
+-------------------------------------------------------------------------------
+
+SELECT costopt_attach_costing('bench.ingest_capture') AS priced_existing_rows;
+
+CREATE TRIGGER costopt_rollup_capture
+	AFTER INSERT OR UPDATE OR DELETE ON bench.ingest_capture
+	FOR EACH ROW EXECUTE FUNCTION costopt.rollup_capture();
 
 -------------------------------------------------------------------------------
 -- (d) the same pricing rule in PL/pgSQL
@@ -189,7 +210,8 @@ SELECT format('CREATE TRIGGER bench_plpgsql_costing BEFORE INSERT ON bench.inges
 -- table and returns the elapsed time of the COPY statement alone, in
 -- milliseconds, measured on the server with clock_timestamp(); the commit
 -- that follows is not included (synchronous_commit is off).  Raises an
--- error unless exactly expected_rows were loaded.
+-- error unless exactly expected_rows were loaded.  The start time is kept
+-- in the session setting bench.copy_start for bench.since_copy_start().
 CREATE FUNCTION bench.timed_copy(tbl regclass, path text, header text, expected_rows bigint)
 RETURNS double precision
 LANGUAGE plpgsql
@@ -203,6 +225,7 @@ BEGIN
 	SELECT string_agg(quote_ident(btrim(c)), ', ') INTO cols
 	  FROM unnest(string_to_array(header, ',')) c;
 	t0 := clock_timestamp();
+	PERFORM set_config('bench.copy_start', t0::text, false);
 	EXECUTE format('COPY %s (%s) FROM %L WITH (FORMAT csv, HEADER true)', tbl, cols, path);
 	t1 := clock_timestamp();
 	GET DIAGNOSTICS n = ROW_COUNT;
@@ -213,12 +236,27 @@ BEGIN
 END;
 $$;
 
--- One row per timed COPY.
+-- Milliseconds since the start of the session's last bench.timed_copy().
+-- Called in the next transaction, it gives the COPY plus the commit of its
+-- transaction (plus one small statement): the rollup capture trigger
+-- writes the deltas it still holds at commit, which timed_copy() does not
+-- see.
+CREATE FUNCTION bench.since_copy_start()
+RETURNS double precision
+LANGUAGE sql VOLATILE
+AS $$
+	SELECT extract(epoch FROM clock_timestamp()
+				   - current_setting('bench.copy_start')::timestamptz) * 1000
+$$;
+
+-- One row per timed COPY: ms the COPY statement, ms_commit the COPY and
+-- the commit of its transaction.
 CREATE TABLE bench.copy_runs (
 	variant		text NOT NULL REFERENCES bench.variants,
 	round		integer NOT NULL,
 	rows		bigint NOT NULL,
 	ms			double precision NOT NULL,
+	ms_commit	double precision NOT NULL,
 	PRIMARY KEY (variant, round)
 );
 
