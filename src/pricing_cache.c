@@ -186,13 +186,6 @@ pricing_cache_ensure_valid(void)
 	cache_valid = true;
 }
 
-/* Copy a numeric Datum into the cache context. */
-static Numeric
-cache_numeric(Datum d)
-{
-	return DatumGetNumericCopy(d);
-}
-
 /*
  * Read the price history of what (provider, model) resolves to into list.
  * Runs one prepared query through SPI; the list is allocated in 'target'.
@@ -279,7 +272,7 @@ pricing_load(const char *provider, const char *model, CostoptPriceList *list,
 		{
 			d = SPI_getbinval(tup, desc, LOAD_FIRST_PRICE_COL + r, &isnull);
 			v->has[r] = !isnull;
-			v->price[r] = isnull ? NULL : cache_numeric(d);
+			v->price[r] = isnull ? NULL : DatumGetNumericCopy(d);
 		}
 		costopt_price_version_prepare(v);
 

@@ -299,102 +299,64 @@ BEGIN
 	SELECT coalesce(max(s.rollup_timezone), 'UTC'), coalesce(max(s.raw_horizon), '-infinity')
 	  INTO tz, horizon FROM costopt.rollup_state s;
 
+	-- every source in the rollups' grain, tagged: raw rows (hourly sums,
+	-- spread over the periods) against stored rollups plus pending deltas
 	RETURN QUERY
-	WITH raw_hourly AS (
-		SELECT * FROM costopt.raw_hourly(costopt_verify_rollups.organization_id,
-										 '-infinity', 'infinity')
-	), raw AS (
-		SELECT h.organization_id, h.user_id, h.provider, h.model AS model_name, p.period_type,
-			   p.period_start,
-			   sum(h.requests)::numeric AS requests,
-			   sum(h.input_tokens)::numeric AS input_tokens,
-			   sum(h.output_tokens)::numeric AS output_tokens,
-			   sum(h.cached_input_tokens)::numeric AS cached_input_tokens,
-			   sum(h.cache_write_tokens)::numeric AS cache_write_tokens,
-			   sum(h.reasoning_tokens)::numeric AS reasoning_tokens,
-			   sum(h.error_count)::numeric AS error_count,
-			   sum(h.latency_sum)::numeric AS latency_sum,
-			   sum(h.latency_count)::numeric AS latency_count,
-			   sum(h.unpriced_requests)::numeric AS unpriced_requests,
-			   sum(h.input_cost)::numeric AS input_cost,
-			   sum(h.output_cost)::numeric AS output_cost,
-			   sum(h.total_cost)::numeric AS total_cost
-		  FROM raw_hourly h, LATERAL costopt.rollup_periods(h.hour, tz) p
-		 GROUP BY 1, 2, 3, 4, 5, 6
-	), pending AS (
-		SELECT d.organization_id, d.user_id, d.provider, d.model AS model_name, p.period_type,
-			   p.period_start,
-			   sum(d.requests)::numeric AS requests,
-			   sum(d.input_tokens)::numeric AS input_tokens,
-			   sum(d.output_tokens)::numeric AS output_tokens,
-			   sum(d.cached_input_tokens)::numeric AS cached_input_tokens,
-			   sum(d.cache_write_tokens)::numeric AS cache_write_tokens,
-			   sum(d.reasoning_tokens)::numeric AS reasoning_tokens,
-			   sum(d.error_count)::numeric AS error_count,
-			   sum(d.latency_sum)::numeric AS latency_sum,
-			   sum(d.latency_count)::numeric AS latency_count,
-			   sum(d.unpriced_requests)::numeric AS unpriced_requests,
-			   sum(d.input_cost)::numeric AS input_cost,
-			   sum(d.output_cost)::numeric AS output_cost,
-			   sum(d.total_cost)::numeric AS total_cost
-		  FROM costopt.rollup_deltas d, LATERAL costopt.rollup_periods(d.hour, tz) p
+	WITH hourly AS (
+		SELECT true AS is_raw, h.*
+		  FROM costopt.raw_hourly(costopt_verify_rollups.organization_id, '-infinity', 'infinity') h
+		UNION ALL
+		SELECT false, d.*
+		  FROM costopt.rollup_deltas d
 		 WHERE (costopt_verify_rollups.organization_id IS NULL
 				OR d.organization_id = costopt_verify_rollups.organization_id)
-		 GROUP BY 1, 2, 3, 4, 5, 6
-	), stored AS (
-		SELECT c.organization_id, c.user_id, c.provider, c.model_name, c.period_type,
+	), bucketed AS (
+		SELECT s.is_raw, s.organization_id, s.user_id, s.provider, s.model AS model_name,
+			   p.period_type, p.period_start,
+			   s.requests, s.input_tokens, s.output_tokens, s.cached_input_tokens,
+			   s.cache_write_tokens, s.reasoning_tokens, s.error_count, s.latency_sum,
+			   s.latency_count, s.unpriced_requests, s.input_cost, s.output_cost, s.total_cost
+		  FROM hourly s, LATERAL costopt.rollup_periods(s.hour, tz) p
+		UNION ALL
+		SELECT false, c.organization_id, c.user_id, c.provider, c.model_name, c.period_type,
 			   c.period_start,
-			   c.total_requests::numeric AS requests,
-			   c.input_tokens::numeric AS input_tokens,
-			   c.output_tokens::numeric AS output_tokens,
-			   c.cached_input_tokens::numeric AS cached_input_tokens,
-			   c.cache_write_tokens::numeric AS cache_write_tokens,
-			   c.reasoning_tokens::numeric AS reasoning_tokens,
-			   c.error_count::numeric AS error_count,
-			   c.latency_sum::numeric AS latency_sum,
-			   c.latency_count::numeric AS latency_count,
-			   c.unpriced_requests::numeric AS unpriced_requests,
-			   c.input_cost::numeric AS input_cost,
-			   c.output_cost::numeric AS output_cost,
-			   c.total_cost::numeric AS total_cost
+			   c.total_requests, c.input_tokens, c.output_tokens, c.cached_input_tokens,
+			   c.cache_write_tokens, c.reasoning_tokens, c.error_count, c.latency_sum,
+			   c.latency_count, c.unpriced_requests, c.input_cost, c.output_cost, c.total_cost
 		  FROM costopt.cost_analysis c
 		 WHERE (costopt_verify_rollups.organization_id IS NULL
 				OR c.organization_id = costopt_verify_rollups.organization_id)
-	), rolled AS (
-		SELECT k.organization_id, k.user_id, k.provider, k.model_name, k.period_type,
-			   k.period_start,
-			   sum(k.requests)::numeric AS requests,
-			   sum(k.input_tokens)::numeric AS input_tokens,
-			   sum(k.output_tokens)::numeric AS output_tokens,
-			   sum(k.cached_input_tokens)::numeric AS cached_input_tokens,
-			   sum(k.cache_write_tokens)::numeric AS cache_write_tokens,
-			   sum(k.reasoning_tokens)::numeric AS reasoning_tokens,
-			   sum(k.error_count)::numeric AS error_count,
-			   sum(k.latency_sum)::numeric AS latency_sum,
-			   sum(k.latency_count)::numeric AS latency_count,
-			   sum(k.unpriced_requests)::numeric AS unpriced_requests,
-			   sum(k.input_cost)::numeric AS input_cost,
-			   sum(k.output_cost)::numeric AS output_cost,
-			   sum(k.total_cost)::numeric AS total_cost
-		  FROM (SELECT * FROM stored UNION ALL SELECT * FROM pending) k
-		 GROUP BY 1, 2, 3, 4, 5, 6
 	), compared AS (
-		SELECT coalesce(r.period_type, w.period_type) AS period_type,
-			   coalesce(r.organization_id, w.organization_id) AS org,
-			   coalesce(r.user_id, w.user_id) AS user_id,
-			   coalesce(r.provider, w.provider) AS provider,
-			   coalesce(r.model_name, w.model_name) AS model_name,
-			   coalesce(r.period_start, w.period_start) AS period_start,
-			   ARRAY[r.requests, r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cache_write_tokens, r.reasoning_tokens, r.error_count, r.latency_sum, r.latency_count, r.unpriced_requests, r.input_cost, r.output_cost, r.total_cost] AS rm,
-			   ARRAY[w.requests, w.input_tokens, w.output_tokens, w.cached_input_tokens, w.cache_write_tokens, w.reasoning_tokens, w.error_count, w.latency_sum, w.latency_count, w.unpriced_requests, w.input_cost, w.output_cost, w.total_cost] AS wm
-		  FROM rolled r
-		  FULL JOIN raw w
-			ON w.organization_id = r.organization_id
-		   AND w.user_id IS NOT DISTINCT FROM r.user_id
-		   AND w.provider IS NOT DISTINCT FROM r.provider
-		   AND w.model_name = r.model_name
-		   AND w.period_type = r.period_type
-		   AND w.period_start = r.period_start
+		SELECT b.period_type, b.organization_id AS org, b.user_id, b.provider, b.model_name,
+			   b.period_start,
+			   ARRAY[sum(b.requests) FILTER (WHERE NOT b.is_raw),
+					 sum(b.input_tokens) FILTER (WHERE NOT b.is_raw),
+					 sum(b.output_tokens) FILTER (WHERE NOT b.is_raw),
+					 sum(b.cached_input_tokens) FILTER (WHERE NOT b.is_raw),
+					 sum(b.cache_write_tokens) FILTER (WHERE NOT b.is_raw),
+					 sum(b.reasoning_tokens) FILTER (WHERE NOT b.is_raw),
+					 sum(b.error_count) FILTER (WHERE NOT b.is_raw),
+					 sum(b.latency_sum) FILTER (WHERE NOT b.is_raw),
+					 sum(b.latency_count) FILTER (WHERE NOT b.is_raw),
+					 sum(b.unpriced_requests) FILTER (WHERE NOT b.is_raw),
+					 sum(b.input_cost) FILTER (WHERE NOT b.is_raw),
+					 sum(b.output_cost) FILTER (WHERE NOT b.is_raw),
+					 sum(b.total_cost) FILTER (WHERE NOT b.is_raw)]::numeric[] AS rm,
+			   ARRAY[sum(b.requests) FILTER (WHERE b.is_raw),
+					 sum(b.input_tokens) FILTER (WHERE b.is_raw),
+					 sum(b.output_tokens) FILTER (WHERE b.is_raw),
+					 sum(b.cached_input_tokens) FILTER (WHERE b.is_raw),
+					 sum(b.cache_write_tokens) FILTER (WHERE b.is_raw),
+					 sum(b.reasoning_tokens) FILTER (WHERE b.is_raw),
+					 sum(b.error_count) FILTER (WHERE b.is_raw),
+					 sum(b.latency_sum) FILTER (WHERE b.is_raw),
+					 sum(b.latency_count) FILTER (WHERE b.is_raw),
+					 sum(b.unpriced_requests) FILTER (WHERE b.is_raw),
+					 sum(b.input_cost) FILTER (WHERE b.is_raw),
+					 sum(b.output_cost) FILTER (WHERE b.is_raw),
+					 sum(b.total_cost) FILTER (WHERE b.is_raw)]::numeric[] AS wm
+		  FROM bucketed b
+		 GROUP BY 1, 2, 3, 4, 5, 6
 	)
 	SELECT c.period_type, c.org, c.user_id, c.provider, c.model_name, c.period_start,
 		   n.name, coalesce(c.rm[n.i], 0), coalesce(c.wm[n.i], 0)

@@ -26,12 +26,9 @@ BEGIN
 	IF current_setting('costopt.retention_mode', true) = 'on' THEN
 		RETURN NULL;
 	END IF;
+	-- the archive is declared LIKE costopt.rollup_deltas
 	INSERT INTO costopt.rollup_deltas
-	SELECT a.organization_id, a.user_id, a.provider, a.model, a.hour, a.requests,
-		   a.input_tokens, a.output_tokens, a.cached_input_tokens, a.cache_write_tokens,
-		   a.reasoning_tokens, a.error_count, a.latency_sum, a.latency_count,
-		   a.unpriced_requests, a.input_cost, a.output_cost, a.total_cost
-	  FROM archived a;
+	SELECT * FROM archived;
 	RETURN NULL;
 END;
 $$;
