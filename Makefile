@@ -20,7 +20,12 @@ OBJS = \
 	src/usage_columns.o \
 	src/costing_trigger.o \
 	src/rollup_capture.o \
-	src/pricing_funcs.o
+	src/pricing_funcs.o \
+	src/stats_dist.o \
+	src/aggregates.o \
+	src/anomaly.o \
+	src/forecast_methods.o \
+	src/forecast.o
 
 PG_CPPFLAGS += -Isrc
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
@@ -37,6 +42,7 @@ INSTALL_SQL = \
 	sql/install/60_rollups.sql \
 	sql/install/65_rollup_reads.sql \
 	sql/install/70_retention.sql \
+	sql/install/80_statistics.sql \
 	sql/install/90_seed_prices.sql
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
