@@ -58,6 +58,25 @@ SELECT period_start::date AS day,
  GROUP BY 1
  ORDER BY 1;
 
+\echo '== Spend forecast, next 7 days (costopt_forecast_total, 95 % interval) =='
+SELECT o.organization_id AS organisation, f.first_day, f.last_day,
+	   to_char(f.predicted_cost, 'FM$999,999,990.00') AS forecast,
+	   to_char(f.lower_bound, 'FM$999,999,990.00') || ' .. ' ||
+	   to_char(f.upper_bound, 'FM$999,999,990.00') AS interval_95,
+	   f.method
+  FROM (SELECT DISTINCT organization_id FROM costopt.cost_analysis) o,
+	   LATERAL costopt_forecast_total(o.organization_id, 7) f
+ ORDER BY f.predicted_cost DESC;
+
+\echo '== Anomalous days, last 30 days (costopt_detect_anomalies, robust method) =='
+SELECT o.organization_id AS organisation, a.bucket::date AS day,
+	   to_char(a.actual, 'FM$999,999,990.00') AS spend,
+	   to_char(a.expected, 'FM$999,999,990.00') AS expected,
+	   round(a.z::numeric, 1) AS z, a.severity, a.direction, a.driver_model, a.driver_user
+  FROM (SELECT DISTINCT organization_id FROM costopt.cost_analysis) o,
+	   LATERAL costopt_detect_anomalies(o.organization_id, 30, method => 'robust') a
+ ORDER BY a.bucket, 1;
+
 SELECT CASE count(*) WHEN 0 THEN 'rollups verified against the raw log: exact'
 					 ELSE count(*) || ' differences between rollups and raw log' END AS rollup_check
   FROM costopt_verify_rollups();
