@@ -13,12 +13,14 @@
  * formula of Chan, Golub and LeVeque, so constant series give exactly zero
  * variance and long series do not lose the variance to cancellation.
  *
- * costopt_trend additionally subtracts the first time and value it sees
- * from every point.  Epoch seconds are around 1.7e9, so x * N in the
- * Youngs-Cramer update would otherwise carry an absolute rounding error of
- * a few seconds per row on ten million rows; with the shift it does not
- * matter where on the time axis the data sit.  The shift is part of the
- * state and partial states with different shifts are aligned on merge.
+ * Both also subtract the first value (and time) they see from every point.
+ * Epoch seconds are around 1.7e9, so x * N in the Youngs-Cramer update
+ * would otherwise carry an absolute rounding error of a few seconds per row
+ * on ten million rows; with the shift it does not matter where on the axis
+ * the data sit, and a constant series has a variance of exactly zero.  The
+ * shift is part of the state and partial states with different shifts are
+ * aligned on merge.  Sums that overflow raise the built-ins' error instead
+ * of returning Infinity or NaN.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,8 +38,8 @@
 
 #include "stats_dist.h"
 
-/* costopt_stats state: N, Sx, Sxx, min, max */
-#define STATS_STATE_LEN 5
+/* costopt_stats state: N, Sx, Sxx, min, max, shift */
+#define STATS_STATE_LEN 6
 /* costopt_trend state: N, Sx, Sxx, Sy, Syy, Sxy, x shift, y shift */
 #define TREND_STATE_LEN 8
 
@@ -100,6 +102,18 @@ reject_non_finite(double v, const char *what)
 				 errhint("Filter the rows with WHERE value NOT IN ('NaN', 'Infinity', '-Infinity').")));
 }
 
+static void
+check_overflow(const float8 *s, int len)
+{
+	int			i;
+
+	for (i = 1; i < len; i++)
+		if (unlikely(isinf(s[i]) || isnan(s[i])))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("value out of range: overflow")));
+}
+
 /*
  * Pairwise merge of (n, sum, centred sum of squares) triples: the second
  * into the first.  Used for the x and y moments of both aggregates.
@@ -138,6 +152,21 @@ costopt_stats_accum(PG_FUNCTION_ARGS)
 	x = PG_GETARG_FLOAT8(1);
 	reject_non_finite(x, "costopt_stats value");
 
+	if (s[0] == 0.0)
+	{
+		s[5] = x;
+		s[3] = x;
+		s[4] = x;
+	}
+	else
+	{
+		if (x < s[3])
+			s[3] = x;
+		if (x > s[4])
+			s[4] = x;
+	}
+	x -= s[5];
+
 	n = s[0] + 1.0;
 	s[1] += x;
 	if (n > 1.0)
@@ -145,16 +174,7 @@ costopt_stats_accum(PG_FUNCTION_ARGS)
 		double		tmp = x * n - s[1];
 
 		s[2] += tmp * tmp / (n * (n - 1.0));
-		if (x < s[3])
-			s[3] = x;
-		if (x > s[4])
-			s[4] = x;
-	}
-	else
-	{
-		s[2] = 0.0;
-		s[3] = x;
-		s[4] = x;
+		check_overflow(s, 3);
 	}
 	s[0] = n;
 	PG_RETURN_ARRAYTYPE_P(state);
@@ -187,8 +207,10 @@ costopt_stats_combine(PG_FUNCTION_ARGS)
 		memcpy(s1, s2, sizeof(float8) * STATS_STATE_LEN);
 		PG_RETURN_ARRAYTYPE_P(state1);
 	}
-	merge_moments(s1[0], &s1[1], &s1[2], s2[0], s2[1], s2[2]);
+	/* the second state's sum, moved to the first state's origin */
+	merge_moments(s1[0], &s1[1], &s1[2], s2[0], s2[1] + s2[0] * (s2[5] - s1[5]), s2[2]);
 	s1[0] += s2[0];
+	check_overflow(s1, 3);
 	s1[3] = Min(s1[3], s2[3]);
 	s1[4] = Max(s1[4], s2[4]);
 	PG_RETURN_ARRAYTYPE_P(state1);
@@ -214,7 +236,7 @@ costopt_stats_final(PG_FUNCTION_ARGS)
 		elog(ERROR, "costopt_stats_final: return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	values[0] = Float8GetDatum(s[1] / n);
+	values[0] = Float8GetDatum(s[5] + s[1] / n);
 	if (n > 1.0)
 		values[1] = Float8GetDatum(sqrt(s[2] / (n - 1.0)));
 	else
@@ -285,6 +307,7 @@ costopt_trend_accum(PG_FUNCTION_ARGS)
 		s[2] += dx * dx * scale;
 		s[4] += dy * dy * scale;
 		s[5] += dx * dy * scale;
+		check_overflow(s, 6);
 	}
 	s[0] = n;
 	PG_RETURN_ARRAYTYPE_P(state);
@@ -334,6 +357,7 @@ costopt_trend_combine(PG_FUNCTION_ARGS)
 	merge_moments(n1, &s1[1], &s1[2], n2, sx2, s2[2]);
 	merge_moments(n1, &s1[3], &s1[4], n2, sy2, s2[4]);
 	s1[0] = n1 + n2;
+	check_overflow(s1, 6);
 	PG_RETURN_ARRAYTYPE_P(state1);
 }
 

@@ -16,11 +16,17 @@
  *	            recent deviations from that seasonal expectation.
  *	  adaptive  the robust score, alarming only when it is also extreme
  *	            compared with the series' own recent scores (a noisy series
- *	            raises its own bar).
+ *	            raises its own bar; a single huge anomaly counts no more
+ *	            than a critical one).
  *
  * With suppress (the default) an alarm is not repeated for the next
- * window_size points unless the deviation grows beyond the alarmed one:
- * one alarm per incident, which is what a person paged by it wants.
+ * window_size points unless the deviation grows beyond the alarmed one or
+ * goes the other way: one alarm per incident, which is what a person paged
+ * by it wants.
+ *
+ * The default window and the season length follow the median spacing of
+ * the timestamps, a property of how the series is sampled; a series that
+ * changes its sampling rate should pass window_size.
  *
  * The window is one day of points for sub-daily data, four weeks for daily
  * data and twelve points otherwise.  A point is scored once enough history
@@ -203,7 +209,11 @@ costopt_anomaly_scan(PG_FUNCTION_ARGS)
 	int			i;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
+	{
+		/* no series: no rows */
+		InitMaterializedSRF(fcinfo, 0);
+		return (Datum) 0;
+	}
 	if (PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(5))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -406,10 +416,16 @@ costopt_anomaly_scan(PG_FUNCTION_ARGS)
 													  ADAPTIVE_QUANTILE));
 				}
 				alarm = fabs(z) >= bar;
-				scores[nscores++] = isinf(z) ? 1e300 : fabs(z);
+				/*
+				 * The bar learns from every score, but one extreme point
+				 * counts no more than a critical one, so a single huge
+				 * anomaly cannot blind the detector for long.
+				 */
+				scores[nscores++] = Min(fabs(z), 2.0 * threshold);
 			}
 			if (alarm && suppress && last_alarm >= 0 && i - last_alarm <= window &&
-				fabs(z) <= fabs(last_alarm_z))
+				fabs(z) <= fabs(last_alarm_z) &&
+				((z > 0) == (last_alarm_z > 0) || fabs(z) < 2.0 * threshold))
 				alarm = false;
 			if (alarm)
 			{

@@ -367,35 +367,56 @@ seasonality_strength(const double *y, int n)
 	return Max(0.0, 1.0 - var_r / var_sr);
 }
 
-/* Slope per day and r^2 of a line through the last 28 days. */
+/*
+ * Slope per day and r^2 of the trend over the last 28 days, fitted to the
+ * centred 7-day moving average so the weekly cycle does not tilt it (with
+ * fewer than 7 days, to the values themselves).  mean is the level.
+ */
 static void
 recent_trend(const double *y, int n, double *slope, double *r2, double *mean)
 {
 	int			from = Max(0, n - 28);
-	int			m = n - from;
+	bool		smooth = n - from >= COSTOPT_SEASON;
+	int			lo = smooth ? from + 3 : from;
+	int			hi = smooth ? n - 3 : n;
+	int			m = hi - lo;
 	double		xbar = 0.0;
 	double		ybar = 0.0;
 	double		sxx = 0.0;
 	double		syy = 0.0;
 	double		sxy = 0.0;
+	double	   *v = palloc(sizeof(double) * Max(m, 1));
 	int			t;
 
-	for (t = from; t < n; t++)
+	for (t = lo; t < hi; t++)
 	{
+		double		a = 0.0;
+		int			k;
+
+		if (smooth)
+		{
+			for (k = -3; k <= 3; k++)
+				a += y[t + k];
+			a /= COSTOPT_SEASON;
+		}
+		else
+			a = y[t];
+		v[t - lo] = a;
 		xbar += t;
-		ybar += y[t];
+		ybar += a;
 	}
 	xbar /= m;
 	ybar /= m;
-	for (t = from; t < n; t++)
+	for (t = lo; t < hi; t++)
 	{
 		sxx += (t - xbar) * (t - xbar);
-		syy += (y[t] - ybar) * (y[t] - ybar);
-		sxy += (t - xbar) * (y[t] - ybar);
+		syy += (v[t - lo] - ybar) * (v[t - lo] - ybar);
+		sxy += (t - xbar) * (v[t - lo] - ybar);
 	}
 	*mean = ybar;
 	*slope = sxx > 0.0 ? sxy / sxx : 0.0;
 	*r2 = (sxx > 0.0 && syy > 0.0) ? sxy * sxy / (sxx * syy) : 0.0;
+	pfree(v);
 }
 
 static Datum
@@ -593,11 +614,20 @@ costopt_forecast_summary(PG_FUNCTION_ARGS)
 			total_hi += upper[k];
 		}
 	}
-	if (have_interval && fs.nonnegative)
+	if (have_interval)
 	{
+		/* clipped predictions must stay inside their intervals */
 		for (k = 0; k < horizon; k++)
-			lower[k] = Max(lower[k], 0.0);
-		total_lo = Max(total_lo, 0.0);
+		{
+			lower[k] = Min(lower[k], pred[k]);
+			upper[k] = Max(upper[k], pred[k]);
+			if (fs.nonnegative)
+				lower[k] = Max(lower[k], 0.0);
+		}
+		total_lo = Min(total_lo, total);
+		total_hi = Max(total_hi, total);
+		if (fs.nonnegative)
+			total_lo = Max(total_lo, 0.0);
 	}
 
 	recent_trend(y, n, &slope, &r2, &mean);

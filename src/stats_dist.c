@@ -7,8 +7,8 @@
  * The t distribution function is written through the regularised
  * incomplete beta function, evaluated by its continued fraction (modified
  * Lentz iteration); quantiles are found by bisection on the distribution
- * function, which is monotone, so the search cannot diverge.  Forty-odd
- * halvings give the 1e-12 accuracy the prediction intervals need, and
+ * function, which is monotone, so the search cannot diverge; it stops at
+ * a relative width of 1e-15, so quantiles near zero are exact too, and
  * every caller evaluates a handful of quantiles per call, so speed is not
  * a concern here.
  *
@@ -114,7 +114,7 @@ bisect_quantile(double p, double (*cdf) (double, double), double arg)
 		lo *= 2.0;
 	while (cdf(hi, arg) < p && hi < 1e12)
 		hi *= 2.0;
-	for (i = 0; i < 200 && hi - lo > 1e-13 * Max(1.0, fabs(lo)); i++)
+	for (i = 0; i < 200 && hi - lo > 1e-15 * Max(fabs(lo), fabs(hi)); i++)
 	{
 		double		mid = 0.5 * (lo + hi);
 
