@@ -476,25 +476,24 @@ BEGIN
 		 CROSS JOIN LATERAL generate_series(f.first, today - 1, interval '1 day') g
 		  LEFT JOIN spend s ON s.org = f.org AND s.d = g::date
 		 GROUP BY f.org
-	), fc AS (
-		SELECT s.org, h, costopt.forecast_summary(s.days, s.vals, h, 'auto', level) AS r
-		  FROM series s, unnest(horizons) h
 	)
+	-- the forecast is a function in FROM, so it runs once per organisation
+	-- and horizon (a (f(...)).field per column would run it per column)
 	INSERT INTO costopt.cost_forecasts AS cf
 		(organization_id, forecast_date, forecast_horizon_days, predicted_cost,
 		 confidence_lower, confidence_upper, confidence_level, forecast_model, model_accuracy,
 		 historical_days_used, seasonality_detected, seasonality_strength, trend_direction,
 		 trend_strength, daily_predicted, daily_lower, daily_upper)
-	SELECT fc.org, (fc.r).first_day, fc.h, round((fc.r).total::numeric, 6),
-		   round((fc.r).total_lower::numeric, 6), round((fc.r).total_upper::numeric, 6),
-		   level, (fc.r).method, round((fc.r).accuracy::numeric, 4), (fc.r).history_days,
-		   (fc.r).seasonality_strength >= 0.4, round((fc.r).seasonality_strength::numeric, 4),
-		   (fc.r).trend_direction, round((fc.r).trend_strength::numeric, 4),
-		   (SELECT array_agg(round(x::numeric, 6)) FROM unnest((fc.r).predicted) x),
-		   (SELECT array_agg(round(x::numeric, 6)) FROM unnest((fc.r).lower) x),
-		   (SELECT array_agg(round(x::numeric, 6)) FROM unnest((fc.r).upper) x)
-	  FROM fc
-	 WHERE (fc.r).method IS NOT NULL
+	SELECT s.org, r.first_day, h, round(r.total::numeric, 6),
+		   round(r.total_lower::numeric, 6), round(r.total_upper::numeric, 6),
+		   level, r.method, round(r.accuracy::numeric, 4), r.history_days,
+		   r.seasonality_strength >= 0.4, round(r.seasonality_strength::numeric, 4),
+		   r.trend_direction, round(r.trend_strength::numeric, 4),
+		   r.predicted::numeric(18, 6)[], r.lower::numeric(18, 6)[], r.upper::numeric(18, 6)[]
+	  FROM series s
+	 CROSS JOIN unnest(horizons) h
+	 CROSS JOIN LATERAL costopt.forecast_summary(s.days, s.vals, h, 'auto', level) r
+	 WHERE r.method IS NOT NULL
 	ON CONFLICT ON CONSTRAINT cost_forecasts_key DO UPDATE
 	   SET predicted_cost = excluded.predicted_cost,
 		   confidence_lower = excluded.confidence_lower,
