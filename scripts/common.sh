@@ -88,3 +88,30 @@ pick_port() {
 	done
 	echo 55432
 }
+
+# Fingerprint of the installed extension (library and install scripts), so
+# a benchmark can say whether it changed during the run.
+costopt_build_id() {
+	local pgc="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
+	cat "$("$pgc" --pkglibdir)/costopt.so" "$("$pgc" --sharedir)"/extension/costopt--*.sql |
+		md5sum | cut -c1-8
+}
+
+# bench_cluster NAME BENCH_DIR: a throwaway cluster for a benchmark, with
+# test/costopt.conf plus BENCH_DIR/bench.conf, in WORK (exported); stopped
+# and removed on exit unless KEEP_CLUSTER=1.  Sets BUILD_ID.
+bench_cluster() {
+	local name=$1 bench_dir=$2
+	BUILD_ID=$(costopt_build_id)
+	WORK=$(mktemp -d "/tmp/costopt-bench-$name.XXXXXX")
+	export WORK
+	trap bench_cluster_cleanup EXIT
+	: >"$WORK/results"
+	cat test/costopt.conf "$bench_dir/bench.conf" >"$WORK/bench.conf"
+	cluster_start "$WORK" "$(pick_port)" "$WORK/bench.conf"
+}
+
+bench_cluster_cleanup() {
+	cluster_stop "$WORK"
+	if [ "${KEEP_CLUSTER:-0}" = 1 ]; then log "cluster kept in $WORK"; else rm -rf "$WORK"; fi
+}

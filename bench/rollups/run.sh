@@ -106,25 +106,7 @@ settle() { bpsql "$1" -c "CHECKPOINT"; sync; }
 ensure_packages
 if [ "$BUILD" = 1 ]; then build_and_install; else log "BUILD=0: using the installed costopt"; fi
 
-# Fingerprint of the installed extension (library and install scripts): the
-# results say if it changed during the run (someone ran make install).
-PGC="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
-costopt_build_id() {
-  cat "$("$PGC" --pkglibdir)/costopt.so" "$("$PGC" --sharedir)"/extension/costopt--*.sql |
-    md5sum | cut -c1-8
-}
-BUILD_ID=$(costopt_build_id)
-
-WORK=$(mktemp -d /tmp/costopt-bench-rollups.XXXXXX)
-cleanup() {
-  cluster_stop "$WORK"
-  if [ "${KEEP_CLUSTER:-0}" = 1 ]; then log "cluster kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-: >"$WORK/results"
-
-cat test/costopt.conf "$BENCH_DIR/bench.conf" >"$WORK/bench.conf"
-cluster_start "$WORK" "$(pick_port)" "$WORK/bench.conf"
+bench_cluster rollups "$BENCH_DIR"
 
 read -r HIST_FROM NEW_FROM END_TS < <(psql -X -At -F ' ' -d postgres -c "
   SELECT to_char((e - make_interval(days => $HISTORY_DAYS)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
