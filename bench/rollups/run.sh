@@ -71,23 +71,7 @@ done
   { echo "need 0 < NEW_DAYS < HISTORY_DAYS" >&2; exit 2; }
 [[ $QUERY_ORG =~ ^org-[0-9][0-9]$ ]] || { echo "QUERY_ORG must be org-01 .. org-50" >&2; exit 2; }
 
-# psql against one database: no psqlrc, stop on the first error.
-bpsql() { local db=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-
-# Results, one "key value" line each, in $WORK/results.
-put() { echo "$1 $2" >>"$WORK/results"; }
-get() { awk -v k="$1" '$1 == k { v = $2 } END { print v }' "$WORK/results"; }
-# calc EXPR: floating-point arithmetic on results (awk syntax)
-calc() { awk "BEGIN { print $1 }"; }
-# median PREFIX, range PREFIX: of the values whose key starts with PREFIX
-median() {
-  awk -v p="$1" 'index($1, p) == 1 { print $2 }' "$WORK/results" | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-range() {
-  awk -v p="$1" 'index($1, p) == 1 { print $2 }' "$WORK/results" | sort -g |
-    awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f - %.2f s", lo / 1000, hi / 1000 }'
-}
+. bench/lib.sh
 
 # seed_of STREAM CHUNK: a setseed() value in [0, 1) for one chunk of one
 # series, so that A and B get the same new calls.

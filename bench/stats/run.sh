@@ -71,22 +71,8 @@ done
 [ "$KEYS_PER_DAY" -le 6 ] || { echo "KEYS_PER_DAY must be at most 6" >&2; exit 2; }
 part() { [[ $PARTS == *$1* ]]; }
 
-# psql against one database: no psqlrc, stop on the first error.
-bpsql() { local db=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-
-# Results of the shell side, one "key value" line each, in $WORK/results.
-put() { echo "$1 $2" >>"$WORK/results"; }
-get() { awk -v k="$1" '$1 == k { v = $2 } END { print v }' "$WORK/results"; }
-calc() { awk "BEGIN { print $1 }"; }
-# median PREFIX, range PREFIX: of the values whose key starts with PREFIX
-median() {
-  awk -v p="$1" 'index($1, p) == 1 { print $2 }' "$WORK/results" | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-range() {
-  awk -v p="$1" 'index($1, p) == 1 { print $2 }' "$WORK/results" | sort -g |
-    awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f - %.1f", lo / 1000, hi / 1000 }'
-}
+RANGE_FORMAT='%.1f - %.1f'
+. bench/lib.sh
 seed_frac() { awk -v s="$SEED" -v k="$1" 'BEGIN { x = (s % 1000003) / 1000003 + k * 0.6180339887; printf "%.12f", x - int(x) }'; }
 settle() { bpsql "$1" -c "CHECKPOINT"; sync; }
 # new_db NAME: a database with costopt and the bench schema
