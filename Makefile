@@ -22,6 +22,7 @@ OBJS = \
 	src/rollup_capture.o \
 	src/pricing_funcs.o \
 	src/stats_dist.o \
+	src/series_input.o \
 	src/aggregates.o \
 	src/anomaly.o \
 	src/forecast_methods.o \

@@ -47,6 +47,7 @@
 #include "utils/float.h"
 #include "utils/timestamp.h"
 
+#include "series_input.h"
 #include "stats_dist.h"
 
 #define DAY_SECONDS 86400.0
@@ -66,39 +67,11 @@ typedef enum AnomalyMethod
 	ANOMALY_ADAPTIVE
 } AnomalyMethod;
 
-typedef struct Point
-{
-	TimestampTz ts;
-	double		value;
-	int			order;			/* input position: a stable sort */
-} Point;
-
-static int
-point_cmp(const void *a, const void *b)
-{
-	const Point *x = a;
-	const Point *y = b;
-
-	if (x->ts != y->ts)
-		return (x->ts > y->ts) ? 1 : -1;
-	return x->order - y->order;
-}
-
-static int
-double_cmp(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* Median of n values (the buffer is reordered). */
 static double
 median_of(double *v, int n)
 {
-	qsort(v, n, sizeof(double), double_cmp);
-	return (n % 2) ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+	return costopt_sample_quantile(v, n, 0.5);
 }
 
 /*
@@ -153,7 +126,7 @@ severity_of(double z, double threshold)
 
 /* Median spacing of the points, in seconds (at least one second). */
 static double
-typical_spacing(const Point *p, int n)
+typical_spacing(const SeriesPoint *p, int n)
 {
 	double	   *gaps;
 	int			m = 0;
@@ -164,8 +137,8 @@ typical_spacing(const Point *p, int n)
 		return DAY_SECONDS;
 	gaps = palloc(sizeof(double) * (n - 1));
 	for (i = 1; i < n; i++)
-		if (p[i].ts > p[i - 1].ts)
-			gaps[m++] = (double) (p[i].ts - p[i - 1].ts) / USECS_PER_SEC;
+		if (p[i].key > p[i - 1].key)
+			gaps[m++] = (double) (p[i].key - p[i - 1].key) / USECS_PER_SEC;
 	med = m > 0 ? median_of(gaps, m) : DAY_SECONDS;
 	pfree(gaps);
 	return Max(med, 1.0);
@@ -187,14 +160,8 @@ costopt_anomaly_scan(PG_FUNCTION_ARGS)
 	double		threshold;
 	int			window;
 	bool		suppress;
-	Datum	   *ts_d;
-	Datum	   *val_d;
-	bool	   *ts_null;
-	bool	   *val_null;
-	int			nts;
-	int			nval;
-	Point	   *pts;
-	int			n = 0;
+	SeriesPoint *pts;
+	int			n;
 	double		spacing;
 	double		period_secs;
 	int			min_history;
@@ -243,42 +210,7 @@ costopt_anomaly_scan(PG_FUNCTION_ARGS)
 				 errmsg("threshold must be a positive number, not %g", threshold),
 				 errhint("3 flags points more than three standard deviations from normal.")));
 
-	if (ARR_NDIM(ts_arr) > 1 || ARR_NDIM(val_arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("ts and value must be one-dimensional arrays")));
-	deconstruct_array(ts_arr, TIMESTAMPTZOID, sizeof(TimestampTz), FLOAT8PASSBYVAL,
-					  TYPALIGN_DOUBLE, &ts_d, &ts_null, &nts);
-	deconstruct_array(val_arr, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
-					  TYPALIGN_DOUBLE, &val_d, &val_null, &nval);
-	if (nts != nval)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("ts and value arrays have different lengths (%d and %d)", nts, nval)));
-
-	pts = palloc(sizeof(Point) * Max(nts, 1));
-	for (i = 0; i < nts; i++)
-	{
-		double		v;
-
-		if (ts_null[i] || val_null[i])
-			continue;
-		v = DatumGetFloat8(val_d[i]);
-		if (isnan(v) || isinf(v))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("anomaly scan values must be finite numbers"),
-					 errdetail("Element %d is %g.", i + 1, v)));
-		if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(ts_d[i])))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("anomaly scan times must be finite")));
-		pts[n].ts = DatumGetTimestampTz(ts_d[i]);
-		pts[n].value = v;
-		pts[n].order = i;
-		n++;
-	}
-	qsort(pts, n, sizeof(Point), point_cmp);
+	n = costopt_series_read(ts_arr, TIMESTAMPTZOID, "ts", val_arr, &pts);
 
 	spacing = typical_spacing(pts, n);
 	if (PG_ARGISNULL(4))
@@ -369,13 +301,13 @@ costopt_anomaly_scan(PG_FUNCTION_ARGS)
 
 			for (s = 1; s <= SEASONS_BACK; s++)
 			{
-				TimestampTz target = pts[i].ts - s * period_us;
+				TimestampTz target = pts[i].key - s * period_us;
 
-				while (k >= 0 && pts[k].ts > target + tol)
+				while (k >= 0 && pts[k].key > target + tol)
 					k--;
 				if (k < 0)
 					break;
-				if (pts[k].ts >= target - tol)
+				if (pts[k].key >= target - tol)
 					work[found++] = pts[k].value;
 			}
 			resid[i] = get_float8_nan();
@@ -434,7 +366,7 @@ costopt_anomaly_scan(PG_FUNCTION_ARGS)
 			}
 		}
 
-		values[0] = TimestampTzGetDatum(pts[i].ts);
+		values[0] = TimestampTzGetDatum(pts[i].key);
 		values[1] = Float8GetDatum(x);
 		if (scored)
 		{

@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 
 #include "forecast_methods.h"
+#include "series_input.h"
 #include "stats_dist.h"
 
 #define MAX_HORIZON 365
@@ -55,21 +56,6 @@
 
 PG_FUNCTION_INFO_V1(costopt_forecast_summary);
 
-typedef struct DayValue
-{
-	DateADT		day;
-	double		value;
-} DayValue;
-
-static int
-day_value_cmp(const void *a, const void *b)
-{
-	DateADT		x = ((const DayValue *) a)->day;
-	DateADT		y = ((const DayValue *) b)->day;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * The series as consecutive days: NULLs skipped, sorted, duplicate days
  * rejected, missing days interpolated linearly.  Returns the number of
@@ -78,87 +64,45 @@ day_value_cmp(const void *a, const void *b)
 static int
 read_series(ArrayType *days_arr, ArrayType *values_arr, double **y_out, DateADT *first_day)
 {
-	Datum	   *days;
-	Datum	   *values;
-	bool	   *day_nulls;
-	bool	   *value_nulls;
-	int			ndays;
-	int			nvalues;
-	DayValue   *pts;
-	int			npts = 0;
+	SeriesPoint *pts;
+	int			npts;
 	int			span;
 	double	   *y;
 	int			i;
 	int			filled = 0;
 
-	if (ARR_NDIM(days_arr) > 1 || ARR_NDIM(values_arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("day and value must be one-dimensional arrays")));
-	deconstruct_array(days_arr, DATEOID, sizeof(DateADT), true, TYPALIGN_INT,
-					  &days, &day_nulls, &ndays);
-	deconstruct_array(values_arr, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
-					  TYPALIGN_DOUBLE, &values, &value_nulls, &nvalues);
-	if (ndays != nvalues)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("day and value arrays have different lengths (%d and %d)",
-						ndays, nvalues)));
-
-	pts = palloc(sizeof(DayValue) * Max(ndays, 1));
-	for (i = 0; i < ndays; i++)
-	{
-		double		v;
-
-		if (day_nulls[i] || value_nulls[i])
-			continue;
-		v = DatumGetFloat8(values[i]);
-		if (isnan(v) || isinf(v))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("forecast input values must be finite numbers"),
-					 errdetail("The value for %s is %g.",
-							   DatumGetCString(DirectFunctionCall1(date_out, days[i])), v)));
-		if (DATE_NOT_FINITE(DatumGetDateADT(days[i])))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("forecast input days must be finite")));
-		pts[npts].day = DatumGetDateADT(days[i]);
-		pts[npts].value = v;
-		npts++;
-	}
+	npts = costopt_series_read(days_arr, DATEOID, "day", values_arr, &pts);
 	if (npts == 0)
 		return 0;
-	qsort(pts, npts, sizeof(DayValue), day_value_cmp);
 	for (i = 1; i < npts; i++)
-		if (pts[i].day == pts[i - 1].day)
+		if (pts[i].key == pts[i - 1].key)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("day %s appears more than once in the forecast input",
 							DatumGetCString(DirectFunctionCall1(date_out,
-																DateADTGetDatum(pts[i].day)))),
+																DateADTGetDatum((DateADT) pts[i].key)))),
 					 errhint("Sum the values per day first.")));
 
 	/* keep the most recent MAX_HISTORY days */
 	{
 		int			start = 0;
 
-		while (pts[npts - 1].day - pts[start].day >= MAX_HISTORY)
+		while (pts[npts - 1].key - pts[start].key >= MAX_HISTORY)
 			start++;
 		pts += start;
 		npts -= start;
 	}
 
-	span = pts[npts - 1].day - pts[0].day + 1;
+	span = pts[npts - 1].key - pts[0].key + 1;
 	y = palloc(sizeof(double) * span);
 	for (i = 0; i < npts; i++)
 	{
-		int			at = pts[i].day - pts[0].day;
+		int			at = pts[i].key - pts[0].key;
 
 		y[at] = pts[i].value;
 		if (i > 0)
 		{
-			int			prev = pts[i - 1].day - pts[0].day;
+			int			prev = pts[i - 1].key - pts[0].key;
 			int			k;
 
 			for (k = prev + 1; k < at; k++)
@@ -173,7 +117,7 @@ read_series(ArrayType *days_arr, ArrayType *values_arr, double **y_out, DateADT 
 				(errmsg("%d missing day%s in the forecast input were interpolated",
 						filled, filled == 1 ? "" : "s"),
 				 errhint("Pass 0 for days without spend.")));
-	*first_day = pts[0].day;
+	*first_day = (DateADT) pts[0].key;
 	*y_out = y;
 	return span;
 }
@@ -213,6 +157,27 @@ backtest_wape(const ForecastSeries *fs, ForecastMethod m, int h)
 	if (tot == 0.0)
 		return err == 0.0 ? 0.0 : 1.0;
 	return err / tot;
+}
+
+/*
+ * The level a forecast's errors are measured against: the mean absolute
+ * forecast, or for a zero forecast the mean absolute value of the last
+ * week before t_end (never exactly zero).
+ */
+static double
+forecast_level(const double *f, int h, const double *y, int t_end)
+{
+	double		level = 0.0;
+	int			from = Max(0, t_end - COSTOPT_SEASON);
+	int			k;
+
+	for (k = 0; k < h; k++)
+		level += fabs(f[k]);
+	if (level > 0.0)
+		return level / h;
+	for (k = from; k < t_end; k++)
+		level += fabs(y[k]);
+	return Max(level / Max(t_end - from, 1), 1e-12);
 }
 
 static bool
@@ -263,21 +228,12 @@ interval_quantiles(const ForecastSeries *fs, ForecastMethod m, int h, double lev
 	for (o = 0; o < norigins; o++)
 	{
 		int			t_end = first + o;
-		double		scale = 0.0;
+		double		scale;
 		double		a = 0.0;
 		double		p = 0.0;
 
 		costopt_forecast_from(fs, m, t_end, hb, f);
-		for (k = 0; k < hb; k++)
-			scale += fabs(f[k]);
-		scale /= hb;
-		if (scale == 0.0)
-		{
-			/* a zero forecast: measure errors against the recent level */
-			for (k = Max(0, t_end - COSTOPT_SEASON); k < t_end; k++)
-				scale += fabs(fs->y[k]);
-			scale = Max(scale / COSTOPT_SEASON, 1e-12);
-		}
+		scale = forecast_level(f, hb, fs->y, t_end);
 		for (k = 0; k < hb; k++)
 		{
 			errs[k][o] = (fs->y[t_end + k] - f[k]) / scale;
@@ -308,6 +264,22 @@ interval_quantiles(const ForecastSeries *fs, ForecastMethod m, int h, double lev
 	return true;
 }
 
+/* Sum of squared deviations from the mean of v[0..n-1]. */
+static double
+sum_squares(const double *v, int n)
+{
+	double		mean = 0.0;
+	double		ss = 0.0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		mean += v[i];
+	mean /= n;
+	for (i = 0; i < n; i++)
+		ss += (v[i] - mean) * (v[i] - mean);
+	return ss;
+}
+
 /*
  * Strength of the weekly season over the last 8 weeks, 0..1: how much of
  * the detrended variation the weekday means explain.
@@ -316,52 +288,41 @@ static double
 seasonality_strength(const double *y, int n)
 {
 	int			from = Max(0, n - 8 * COSTOPT_SEASON);
-	int			m = n - from;
+	int			lo = from + 3;
+	int			hi = n - 3;
 	double	   *detr;
+	double	   *resid;
 	double		phase_sum[COSTOPT_SEASON] = {0};
 	int			phase_n[COSTOPT_SEASON] = {0};
-	double		var_r = 0.0;
-	double		var_sr = 0.0;
-	double		mean_sr = 0.0;
-	double		mean_r = 0.0;
-	int			cnt = 0;
+	double		var_r;
+	double		var_sr;
 	int			t;
 
-	if (m < 3 * COSTOPT_SEASON)
+	if (n - from < 3 * COSTOPT_SEASON)
 		return 0.0;
-	detr = palloc(sizeof(double) * m);
-	for (t = from + 3; t < n - 3; t++)
+	detr = palloc(sizeof(double) * (hi - lo));
+	resid = palloc(sizeof(double) * (hi - lo));
+	for (t = lo; t < hi; t++)
 	{
 		double		ma = 0.0;
 		int			k;
 
 		for (k = -3; k <= 3; k++)
 			ma += y[t + k];
-		detr[t - from] = y[t] - ma / COSTOPT_SEASON;
-		phase_sum[t % COSTOPT_SEASON] += detr[t - from];
+		detr[t - lo] = y[t] - ma / COSTOPT_SEASON;
+		phase_sum[t % COSTOPT_SEASON] += detr[t - lo];
 		phase_n[t % COSTOPT_SEASON]++;
 	}
-	for (t = from + 3; t < n - 3; t++)
+	for (t = lo; t < hi; t++)
 	{
 		int			p = t % COSTOPT_SEASON;
-		double		s = phase_sum[p] / phase_n[p];
-		double		r = detr[t - from] - s;
 
-		mean_r += r;
-		mean_sr += detr[t - from];
-		cnt++;
+		resid[t - lo] = detr[t - lo] - phase_sum[p] / phase_n[p];
 	}
-	mean_r /= cnt;
-	mean_sr /= cnt;
-	for (t = from + 3; t < n - 3; t++)
-	{
-		int			p = t % COSTOPT_SEASON;
-		double		s = phase_sum[p] / phase_n[p];
-		double		r = detr[t - from] - s;
-
-		var_r += (r - mean_r) * (r - mean_r);
-		var_sr += (detr[t - from] - mean_sr) * (detr[t - from] - mean_sr);
-	}
+	var_r = sum_squares(resid, hi - lo);
+	var_sr = sum_squares(detr, hi - lo);
+	pfree(detr);
+	pfree(resid);
 	if (var_sr == 0.0)
 		return 0.0;
 	return Max(0.0, 1.0 - var_r / var_sr);
@@ -461,7 +422,7 @@ costopt_forecast_summary(PG_FUNCTION_ARGS)
 	bool		have_interval;
 	double		q_lo_t;
 	double		q_hi_t;
-	double		scale = 0.0;
+	double		scale;
 	double		slope;
 	double		r2;
 	double		mean;
@@ -528,22 +489,21 @@ costopt_forecast_summary(PG_FUNCTION_ARGS)
 
 	if (method == FORECAST_AUTO)
 	{
+		double		wape[FORECAST_N_METHODS];
 		double		best = -1.0;
 		int			m;
 
 		for (m = 0; m < FORECAST_N_METHODS; m++)
 		{
-			double		w;
-
-			if (!method_usable(&fs, (ForecastMethod) m))
-				continue;
-			w = backtest_wape(&fs, (ForecastMethod) m, horizon);
-			if (w >= 0.0 && (best < 0.0 || w < best))
+			wape[m] = method_usable(&fs, (ForecastMethod) m) ?
+				backtest_wape(&fs, (ForecastMethod) m, horizon) : -1.0;
+			if (wape[m] >= 0.0 && (best < 0.0 || wape[m] < best))
 			{
-				best = w;
+				best = wape[m];
 				method = (ForecastMethod) m;
 			}
 		}
+
 		/*
 		 * The ensemble stays unless a single method is clearly better:
 		 * among methods whose backtest errors are close, which one wins is
@@ -551,7 +511,7 @@ costopt_forecast_summary(PG_FUNCTION_ARGS)
 		 */
 		if (fs.hw.valid)
 		{
-			double		ens = backtest_wape(&fs, FORECAST_ENSEMBLE, horizon);
+			double		ens = wape[FORECAST_ENSEMBLE];
 
 			if (method == FORECAST_AUTO || (ens >= 0.0 && best > ENSEMBLE_MARGIN * ens))
 			{
@@ -577,17 +537,8 @@ costopt_forecast_summary(PG_FUNCTION_ARGS)
 	costopt_forecast_from(&fs, method, n, horizon, pred);
 	total = 0.0;
 	for (k = 0; k < horizon; k++)
-	{
 		total += pred[k];
-		scale += fabs(pred[k]);
-	}
-	scale /= horizon;
-	if (scale == 0.0)
-	{
-		for (k = Max(0, n - COSTOPT_SEASON); k < n; k++)
-			scale += fabs(y[k]);
-		scale /= Min(n, COSTOPT_SEASON);
-	}
+	scale = forecast_level(pred, horizon, y, n);
 
 	have_interval = interval_quantiles(&fs, method, horizon, level, lower, upper,
 									   &q_lo_t, &q_hi_t);

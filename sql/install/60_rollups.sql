@@ -21,6 +21,18 @@ SELECT pg_catalog.pg_extension_config_dump('costopt.rollup_state', '');
 COMMENT ON TABLE costopt.rollup_state IS
 	'Rollup settings: the time zone that aligns days, weeks and months, and the raw-data horizon';
 
+-- The rollup time zone (UTC until someone sets one).
+CREATE FUNCTION costopt.rollup_timezone()
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(max(s.rollup_timezone), 'UTC') FROM costopt.rollup_state s
+$$;
+
+COMMENT ON FUNCTION costopt.rollup_timezone() IS
+	'The time zone that aligns rollup days, weeks and months';
+
 -- What committed usage-log changes still have to do to the rollups: signed
 -- per-hour sums per organisation, user, provider and model.  Written by
 -- costopt's commit hook with direct heap inserts (so: no indexes on this

@@ -24,7 +24,7 @@ DECLARE
 	grains text[] := ARRAY['hourly', 'daily', 'monthly'];
 	field text;
 BEGIN
-	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
+	tz := costopt.rollup_timezone();
 	-- coarsest grain, no coarser than 'finest', whose buckets tile the range
 	FOREACH grain IN ARRAY ARRAY['monthly', 'daily', 'hourly'] LOOP
 		CONTINUE WHEN array_position(grains, grain) > array_position(grains, finest);
@@ -144,7 +144,7 @@ BEGIN
 	SELECT r.from_time, r.to_time INTO f, t
 	  FROM costopt.check_range(costopt_cost_analysis.organization_id, costopt_cost_analysis.from_time,
 							   costopt_cost_analysis.to_time) r;
-	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
+	tz := costopt.rollup_timezone();
 	finest := CASE group_by WHEN 'hour' THEN 'hourly' WHEN 'day' THEN 'daily'
 							WHEN 'week' THEN 'daily' ELSE 'monthly' END;
 
@@ -219,7 +219,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = format('days is %s.', days);
 	END IF;
-	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
+	tz := costopt.rollup_timezone();
 	t := costopt.tz_add(date_trunc('day', now(), tz), interval '1 day', tz);
 	RETURN QUERY
 	SELECT a.group_key, a.requests, a.total_cost, a.pct_of_cost, a.cost_per_request,
@@ -275,7 +275,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = format('days is %s.', days);
 	END IF;
-	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
+	tz := costopt.rollup_timezone();
 	-- hours are absolute (a local hour can repeat or be skipped); days, weeks
 	-- and months follow the rollup time zone's calendar
 	IF granularity = 'hour' THEN
@@ -365,7 +365,7 @@ BEGIN
 		RAISE EXCEPTION 'organization_id must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
+	tz := costopt.rollup_timezone();
 	t := costopt.tz_add(date_trunc('day', now(), tz), interval '1 day', tz);
 
 	RETURN QUERY

@@ -129,7 +129,7 @@ AS $$
 DECLARE
 	tz text;
 BEGIN
-	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
+	tz := costopt.rollup_timezone();
 	RETURN QUERY
 	WITH spend AS (
 		SELECT (r.period_start AT TIME ZONE tz)::date AS d, sum(r.total_cost) AS c
@@ -153,8 +153,7 @@ RETURNS date
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT (now() AT TIME ZONE coalesce((SELECT max(s.rollup_timezone)
-										   FROM costopt.rollup_state s), 'UTC'))::date
+	SELECT (now() AT TIME ZONE costopt.rollup_timezone())::date
 $$;
 
 COMMENT ON FUNCTION costopt.rollup_today() IS 'The current date in the rollup time zone';
@@ -192,7 +191,7 @@ BEGIN
 		RAISE EXCEPTION 'unknown granularity "%"', granularity
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use hour or day.';
 	END IF;
-	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
+	tz := costopt.rollup_timezone();
 	IF granularity = 'day' THEN
 		step := interval '1 day'; lookback := interval '56 days'; grain := 'daily'; win := 28;
 	ELSE
@@ -458,7 +457,7 @@ BEGIN
 	-- validates each horizon and the level once, before the work
 	PERFORM costopt.forecast_summary('{}', '{}', h, 'auto', level) FROM unnest(horizons) h;
 	PERFORM @extschema@.costopt_refresh_rollups();
-	SELECT coalesce(max(s.rollup_timezone), 'UTC') INTO tz FROM costopt.rollup_state s;
+	tz := costopt.rollup_timezone();
 	today := (now() AT TIME ZONE tz)::date;
 
 	WITH spend AS (

@@ -9,36 +9,7 @@ SET search_path = public, pg_catalog;
 
 SELECT plan(96);
 
--- The SQLSTATE, message and detail of the error a statement raises, or
--- 'no error'; for checking DETAIL texts, which throws_ok does not see.
-CREATE FUNCTION pg_temp.error_detail(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	det text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ': ' || coalesce(det, '<no detail>');
-END;
-$$;
-
--- The SQLSTATE and message of the error a statement raises, or 'no error'.
-CREATE FUNCTION pg_temp.error_message(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-	RETURN st || ': ' || msg;
-END;
-$$;
+\ir include/errors.psql
 
 -------------------------------------------------------------------------------
 -- Token counts on INSERT into costopt.api_usage_logs (costing trigger)

@@ -24,40 +24,8 @@ SET search_path = public, pg_catalog;
 
 SELECT plan(116);
 
-CREATE TEMP TABLE flush_pad (
-	created_at      timestamptz NOT NULL,
-	organization_id text NOT NULL,
-	model           text NOT NULL,
-	input_tokens    integer NOT NULL DEFAULT 0,
-	output_tokens   integer NOT NULL DEFAULT 0,
-	input_cost      numeric,
-	output_cost     numeric,
-	total_cost      numeric,
-	touched         integer NOT NULL DEFAULT 0
-);
-INSERT INTO flush_pad (created_at, organization_id, model)
-SELECT timestamptz '1990-01-01' + g * interval '1 hour', 'tap-flush-pad', 'pad'
-  FROM generate_series(1, 50001) g;
-CREATE TRIGGER flush_pad_capture AFTER UPDATE ON flush_pad
-	FOR EACH ROW EXECUTE FUNCTION costopt.rollup_capture();
-
--- Write the transaction's pending deltas to costopt.rollup_deltas now.
-CREATE PROCEDURE pg_temp.flush_deltas()
-LANGUAGE sql AS $$ UPDATE flush_pad SET touched = touched + 1 $$;
--- Apply the deltas to the rollups (a refresh whose counts are not checked).
-CREATE PROCEDURE pg_temp.refresh()
-LANGUAGE plpgsql AS $$ BEGIN PERFORM costopt_refresh_rollups(); END $$;
-
--- The SQLSTATE of the error a statement raises, or 'no error'.
-CREATE FUNCTION pg_temp.sqlstate_of(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE;
-END;
-$$;
+\ir include/errors.psql
+\ir include/rollup_fixture.psql
 
 -- Prices with round numbers: a call of 1000 input and 500 output tokens
 -- costs 2 on tap-a (1 + 1) and 4 on tap-b (2 + 2); tap-none has no price.

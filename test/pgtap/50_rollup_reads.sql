@@ -18,34 +18,8 @@ SET search_path = public, pg_catalog;
 
 SELECT plan(121);
 
-CREATE TEMP TABLE flush_pad (
-	created_at      timestamptz NOT NULL,
-	organization_id text NOT NULL,
-	model           text NOT NULL,
-	input_tokens    integer NOT NULL DEFAULT 0,
-	output_tokens   integer NOT NULL DEFAULT 0,
-	input_cost      numeric,
-	output_cost     numeric,
-	total_cost      numeric,
-	touched         integer NOT NULL DEFAULT 0
-);
-INSERT INTO flush_pad (created_at, organization_id, model)
-SELECT timestamptz '1990-01-01' + g * interval '1 hour', 'tap-flush-pad', 'pad'
-  FROM generate_series(1, 50001) g;
-CREATE TRIGGER flush_pad_capture AFTER UPDATE ON flush_pad
-	FOR EACH ROW EXECUTE FUNCTION costopt.rollup_capture();
--- Write the transaction's pending deltas to costopt.rollup_deltas now
--- (they are then "committed changes not yet refreshed").
-CREATE PROCEDURE pg_temp.flush_deltas()
-LANGUAGE sql AS $$ UPDATE flush_pad SET touched = touched + 1 $$;
--- Flush and apply them to the rollups.
-CREATE PROCEDURE pg_temp.refresh()
-LANGUAGE plpgsql AS $$
-BEGIN
-	UPDATE flush_pad SET touched = touched + 1;
-	PERFORM costopt_refresh_rollups();
-END;
-$$;
+\ir include/rollup_fixture.psql
+
 -- One row per (group_key, is_total) of costopt_cost_analysis, as text, for
 -- comparing the results of two calls.
 CREATE FUNCTION pg_temp.totals(f timestamptz, t timestamptz, g text)

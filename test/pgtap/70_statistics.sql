@@ -17,12 +17,8 @@ SET search_path = public, pg_catalog;
 
 SELECT plan(147);
 
--- a and b agree to tol relative to the larger magnitude (both NULL agrees).
-CREATE FUNCTION pg_temp.close(a float8, b float8, tol float8) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT CASE WHEN a IS NULL OR b IS NULL THEN a IS NULL AND b IS NULL
-				ELSE a = b OR abs(a - b) <= tol * greatest(abs(a), abs(b)) END
-$$;
+\ir include/errors.psql
+
 CREATE FUNCTION pg_temp.close(a numeric, b numeric, tol float8) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE WHEN a IS NULL OR b IS NULL THEN a IS NULL AND b IS NULL
@@ -31,31 +27,6 @@ $$;
 -- Relative error of a against the exact value e.
 CREATE FUNCTION pg_temp.relerr(a float8, e numeric) RETURNS float8
 LANGUAGE sql IMMUTABLE AS $$ SELECT (abs(a::numeric - e) / abs(e))::float8 $$;
-
--- The SQLSTATE of the error a statement raises, or 'no error'.
-CREATE FUNCTION pg_temp.sqlstate_of(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE;
-END;
-$$;
--- SQLSTATE and hint of the error a statement raises, or 'no error'.
-CREATE FUNCTION pg_temp.error_hint(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	h text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, h = PG_EXCEPTION_HINT;
-	RETURN st || ': ' || coalesce(h, '<no hint>');
-END;
-$$;
 
 -------------------------------------------------------------------------------
 -- 1. costopt_stats

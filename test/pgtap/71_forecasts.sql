@@ -19,66 +19,8 @@ SET search_path = public, pg_catalog;
 
 SELECT plan(118);
 
-CREATE TEMP TABLE flush_pad (
-	created_at      timestamptz NOT NULL,
-	organization_id text NOT NULL,
-	model           text NOT NULL,
-	input_tokens    integer NOT NULL DEFAULT 0,
-	output_tokens   integer NOT NULL DEFAULT 0,
-	input_cost      numeric,
-	output_cost     numeric,
-	total_cost      numeric,
-	touched         integer NOT NULL DEFAULT 0
-);
-INSERT INTO flush_pad (created_at, organization_id, model)
-SELECT timestamptz '1990-01-01' + g * interval '1 hour', 'tap-flush-pad', 'pad'
-  FROM generate_series(1, 50001) g;
-CREATE TRIGGER flush_pad_capture AFTER UPDATE ON flush_pad
-	FOR EACH ROW EXECUTE FUNCTION costopt.rollup_capture();
--- Write the transaction's pending deltas and apply them to the rollups.
-CREATE PROCEDURE pg_temp.refresh()
-LANGUAGE plpgsql AS $$
-BEGIN
-	UPDATE flush_pad SET touched = touched + 1;
-	PERFORM costopt_refresh_rollups();
-END;
-$$;
-
--- a and b agree to tol relative to the larger magnitude (both NULL agrees).
-CREATE FUNCTION pg_temp.close(a float8, b float8, tol float8) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT CASE WHEN a IS NULL OR b IS NULL THEN a IS NULL AND b IS NULL
-				ELSE a = b OR abs(a - b) <= tol * greatest(abs(a), abs(b)) END
-$$;
--- SQLSTATE and hint of the error a statement raises, or 'no error'.
-CREATE FUNCTION pg_temp.error_hint(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	h text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, h = PG_EXCEPTION_HINT;
-	RETURN st || ': ' || coalesce(h, '<no hint>');
-END;
-$$;
-
--- SQLSTATE and message of the error a statement raises, or 'no error'.
-CREATE FUNCTION pg_temp.error_message(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-	RETURN st || ': ' || msg;
-END;
-$$;
+\ir include/errors.psql
+\ir include/rollup_fixture.psql
 
 -- A weekly cycle, Monday to Sunday, and the days of test series.
 CREATE FUNCTION pg_temp.weekly(d date) RETURNS float8
