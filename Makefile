@@ -26,7 +26,8 @@ OBJS = \
 	src/aggregates.o \
 	src/anomaly.o \
 	src/forecast_methods.o \
-	src/forecast.o
+	src/forecast.o \
+	src/budget_watch.o
 
 PG_CPPFLAGS += -Isrc
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
@@ -44,6 +45,7 @@ INSTALL_SQL = \
 	sql/install/65_rollup_reads.sql \
 	sql/install/70_retention.sql \
 	sql/install/80_statistics.sql \
+	sql/install/85_budgets.sql \
 	sql/install/90_seed_prices.sql
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -55,7 +57,7 @@ REGRESS = setup costing exactness partition rollups rollup_reads retention
 REGRESS_OPTS = --inputdir=.
 
 # Isolation specs (PGXS runs them from installcheck as well).
-ISOLATION = pricing_invalidation rollup_refresh
+ISOLATION = pricing_invalidation rollup_refresh budgets
 ISOLATION_OPTS = --inputdir=test/isolation
 
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql results/ regression.diffs regression.out \

@@ -10,6 +10,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "budget_watch.h"
 #include "costing_trigger.h"
 #include "guc.h"
 #include "pricing_cache.h"
@@ -32,4 +33,5 @@ _PG_init(void)
 	costopt_usage_columns_init();
 	costopt_costing_init();
 	costopt_rollup_capture_init();
+	costopt_budget_watch_init();
 }

@@ -20,6 +20,13 @@
  * commit or vanish with the transaction that wrote the calls, so the
  * rollups can be exact.
  *
+ * Budgets: the same trigger also keeps per-minute deltas of priced spend
+ * per (organization, user, project, provider, model) for rows at or after
+ * the budget watermark (budget_watch.c), appended at commit to
+ * costopt.budget_deltas and consumed by costopt_refresh_budgets().  Minutes,
+ * not hours, because budget periods start at any whole minute of any time
+ * zone.  Both kinds share the hash table and its subtransaction handling.
+ *
  * Deletions made with costopt.retention_mode on (costopt_cleanup()) are
  * not captured: retention removes calls from the raw log, and the rollups
  * keep them (costopt_cleanup() records them in costopt.rollup_archive).
@@ -57,6 +64,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
+#include "budget_watch.h"
 #include "guc.h"
 #include "rollup_capture.h"
 #include "usage_columns.h"
@@ -67,16 +75,26 @@
  */
 #define DELTA_NAME_MAX 800
 
+/* The two kinds of delta and the tables they go to. */
+typedef enum DeltaKind
+{
+	DELTA_ROLLUP = 0,			/* costopt.rollup_deltas, per UTC hour */
+	DELTA_BUDGET,				/* costopt.budget_deltas, per minute */
+	DELTA_NUM_KINDS
+} DeltaKind;
+
 /*
- * A delta's key: subtransaction, hour and the four names, each encoded as a
+ * A delta's key: kind, subtransaction, time bucket and the names (four for
+ * the rollups, five with the project for budgets), each encoded as a
  * flag byte ('v' value, 'n' NULL), the bytes and a 0x1f separator.  The
  * names live outside the key: a lookup key points into the caller's buffer,
  * a stored key to a copy in DeltaContext (delta_key_copy).
  */
 typedef struct DeltaKey
 {
+	DeltaKind	kind;
 	SubTransactionId subid;
-	TimestampTz hour;
+	TimestampTz bucket;			/* start of the UTC hour or of the minute */
 	uint32		names_len;
 	char	   *names;
 } DeltaKey;
@@ -116,6 +134,8 @@ typedef struct DeltaEntry
 
 /* costopt.rollup_deltas, column by column */
 #define DELTAS_NATTS (5 + DC_NUM_COUNTERS + DK_NUM_COSTS)
+/* costopt.budget_deltas: five names, minute, requests, total_cost */
+#define BUDGET_DELTAS_NATTS 8
 
 static MemoryContext DeltaContext = NULL;
 static HTAB *Deltas = NULL;
@@ -144,7 +164,8 @@ delta_key_hash(const void *key, Size keysize)
 
 	h = hash_bytes((const unsigned char *) k->names, k->names_len);
 	h = hash_combine(h, hash_bytes_uint32((uint32) k->subid));
-	h = hash_combine(h, hash_bytes_uint32((uint32) (k->hour / USECS_PER_SEC / 3600)));
+	h = hash_combine(h, hash_bytes_uint32((uint32) k->kind));
+	h = hash_combine(h, hash_bytes_uint32((uint32) (k->bucket / USECS_PER_SEC / 60)));
 	return h;
 }
 
@@ -154,7 +175,8 @@ delta_key_match(const void *key1, const void *key2, Size keysize)
 	const DeltaKey *a = (const DeltaKey *) key1;
 	const DeltaKey *b = (const DeltaKey *) key2;
 
-	if (a->subid != b->subid || a->hour != b->hour || a->names_len != b->names_len)
+	if (a->kind != b->kind || a->subid != b->subid || a->bucket != b->bucket ||
+		a->names_len != b->names_len)
 		return 1;
 	return memcmp(a->names, b->names, a->names_len);
 }
@@ -214,15 +236,15 @@ key_next_name(const DeltaKey *key, int *pos, bool *isnull)
 	return PointerGetDatum(cstring_to_text_with_len(key->names + start, end - start));
 }
 
-/* Start of the UTC hour of a time. */
+/* Start of the UTC hour (seconds = 3600) or minute (60) of a time. */
 static TimestampTz
-hour_of(TimestampTz t)
+bucket_of(TimestampTz t, int seconds)
 {
-	int64		hour_us = INT64CONST(3600) * USECS_PER_SEC;
-	int64		rem = t % hour_us;
+	int64		len = (int64) seconds * USECS_PER_SEC;
+	int64		rem = t % len;
 
 	if (rem < 0)
-		rem += hour_us;
+		rem += len;
 	return t - rem;
 }
 
@@ -255,6 +277,63 @@ int_column(const UsageColumnMap *map, UsageColumn c, Datum *values, bool *nulls,
 	return *present ? (int64) DatumGetInt32(values[idx]) : 0;
 }
 
+/* Find or create the delta of a key (counters and costs start at zero). */
+static DeltaEntry *
+delta_lookup(DeltaKey *key)
+{
+	DeltaEntry *entry;
+	bool		found;
+
+	deltas_ensure();
+	entry = hash_search(Deltas, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset(entry->counter, 0, sizeof(entry->counter));
+		memset(entry->cost, 0, sizeof(entry->cost));
+	}
+	return entry;
+}
+
+/*
+ * Add a priced row's spend, with its sign, to the budget deltas when the
+ * budgets count its time.  org/org_len is the organisation already read.
+ */
+static void
+capture_budget_row(const UsageColumnMap *map, Datum *values, bool *nulls,
+				   TimestampTz created_at, const char *org, int org_len, int sign)
+{
+	DeltaKey	key;
+	StringInfoData names;
+	DeltaEntry *entry;
+	const char *s;
+	int			len;
+	int			idx = map->attnum[UC_TOTAL_COST] - 1;
+
+	if (nulls[idx] || created_at < costopt_budget_watermark())
+		return;
+
+	initStringInfo(&names);
+	key_add_name(&names, org, org_len, "organization_id");
+	s = costopt_usage_text(map, UC_USER_ID, values, nulls, &len);
+	key_add_name(&names, s, len, "user_id");
+	s = costopt_usage_text(map, UC_PROJECT, values, nulls, &len);
+	key_add_name(&names, s, len, "project");
+	s = costopt_usage_text(map, UC_PROVIDER, values, nulls, &len);
+	key_add_name(&names, s, len, "provider");
+	s = costopt_usage_text(map, UC_MODEL, values, nulls, &len);
+	key_add_name(&names, s, len, "model");
+	key.kind = DELTA_BUDGET;
+	key.subid = GetCurrentSubTransactionId();
+	key.bucket = bucket_of(created_at, 60);
+	key.names = names.data;
+	key.names_len = names.len;
+
+	entry = delta_lookup(&key);
+	pfree(names.data);
+	entry->counter[DC_REQUESTS] += sign;
+	cost_add(&entry->cost[DK_TOTAL], values[idx], sign);
+}
+
 /* Add one row's measures, with sign +1 or -1, to the deltas. */
 static void
 capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int sign)
@@ -264,12 +343,14 @@ capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int s
 	DeltaEntry *entry;
 	Datum	   *values;
 	bool	   *nulls;
-	bool		found;
 	bool		present;
 	const char *s;
+	const char *org;
+	int			org_len;
 	int			len;
 	int64		latency;
 	int			c;
+	TimestampTz created_at;
 
 	if (map->attnum[UC_ORGANIZATION_ID] == 0)
 		ereport(ERROR,
@@ -282,30 +363,26 @@ capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int s
 	nulls = slot->tts_isnull;
 
 	initStringInfo(&names);
-	s = costopt_usage_text(map, UC_ORGANIZATION_ID, values, nulls, &len);
-	if (s == NULL)
+	org = costopt_usage_text(map, UC_ORGANIZATION_ID, values, nulls, &org_len);
+	if (org == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("column \"organization_id\" of a usage row must not be null")));
-	key_add_name(&names, s, len, "organization_id");
+	key_add_name(&names, org, org_len, "organization_id");
 	s = costopt_usage_text(map, UC_USER_ID, values, nulls, &len);
 	key_add_name(&names, s, len, "user_id");
 	s = costopt_usage_text(map, UC_PROVIDER, values, nulls, &len);
 	key_add_name(&names, s, len, "provider");
 	s = costopt_usage_text(map, UC_MODEL, values, nulls, &len);
 	key_add_name(&names, s, len, "model");
+	created_at = DatumGetTimestampTz(values[map->attnum[UC_CREATED_AT] - 1]);
+	key.kind = DELTA_ROLLUP;
 	key.subid = GetCurrentSubTransactionId();
-	key.hour = hour_of(DatumGetTimestampTz(values[map->attnum[UC_CREATED_AT] - 1]));
+	key.bucket = bucket_of(created_at, 3600);
 	key.names = names.data;
 	key.names_len = names.len;
 
-	deltas_ensure();
-	entry = hash_search(Deltas, &key, HASH_ENTER, &found);
-	if (!found)
-	{
-		memset(entry->counter, 0, sizeof(entry->counter));
-		memset(entry->cost, 0, sizeof(entry->cost));
-	}
+	entry = delta_lookup(&key);
 	pfree(names.data);
 
 	entry->counter[DC_REQUESTS] += sign;
@@ -335,6 +412,8 @@ capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int s
 		if (!nulls[idx])
 			cost_add(&entry->cost[c], values[idx], sign);
 	}
+
+	capture_budget_row(map, values, nulls, created_at, org, org_len, sign);
 }
 
 PG_FUNCTION_INFO_V1(costopt_rollup_capture);
@@ -398,78 +477,120 @@ delta_is_zero(const DeltaEntry *e)
 }
 
 /*
- * Append deltas to costopt.rollup_deltas: all of them (only_subid is
- * InvalidSubTransactionId; at pre-commit every delta belongs to the top
- * transaction), or, to bound memory in a huge transaction, only those of
- * the current subtransaction, which are then removed from memory: the rows
- * are written in that subtransaction and share its fate.
+ * Open one delta table for writing, after checking its shape (NULL when the
+ * extension was dropped in this transaction).
+ */
+static Relation
+delta_table_open(const char *name, int natts)
+{
+	Oid			nsp = get_namespace_oid("costopt", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+	Relation	rel;
+
+	if (!OidIsValid(relid))
+		return NULL;
+	rel = table_open(relid, RowExclusiveLock);
+	if (RelationGetDescr(rel)->natts != natts)
+		elog(ERROR, "costopt.%s has %d columns, expected %d",
+			 name, RelationGetDescr(rel)->natts, natts);
+	if (RelationGetIndexList(rel) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("costopt.%s must not have indexes", name),
+				 errhint("costopt writes the table with direct heap inserts; drop the index.")));
+	return rel;
+}
+
+/* Form the row of one delta for its table; returns the number of columns. */
+static int
+delta_row(const DeltaEntry *e, Datum *values, bool *nulls, Numeric zero)
+{
+	int			pos = 0;
+	int			i = 0;
+	int			nnames = (e->key.kind == DELTA_BUDGET) ? 5 : 4;
+	int			c;
+
+	for (c = 0; c < nnames; c++)
+	{
+		values[i] = key_next_name(&e->key, &pos, &nulls[i]);
+		i++;
+	}
+	values[i] = TimestampTzGetDatum(e->key.bucket);
+	nulls[i++] = false;
+	if (e->key.kind == DELTA_BUDGET)
+	{
+		values[i] = Int64GetDatum(e->counter[DC_REQUESTS]);
+		nulls[i++] = false;
+		values[i] = NumericGetDatum(e->cost[DK_TOTAL] ? e->cost[DK_TOTAL] : zero);
+		nulls[i++] = false;
+		return i;
+	}
+	for (c = 0; c < DC_NUM_COUNTERS; c++)
+	{
+		values[i] = Int64GetDatum(e->counter[c]);
+		nulls[i++] = false;
+	}
+	for (c = 0; c < DK_NUM_COSTS; c++)
+	{
+		values[i] = NumericGetDatum(e->cost[c] ? e->cost[c] : zero);
+		nulls[i++] = false;
+	}
+	return i;
+}
+
+/*
+ * Append deltas to costopt.rollup_deltas and costopt.budget_deltas: all of
+ * them (only_subid is InvalidSubTransactionId; at pre-commit every delta
+ * belongs to the top transaction), or, to bound memory in a huge
+ * transaction, only those of the current subtransaction, which are then
+ * removed from memory: the rows are written in that subtransaction and
+ * share its fate.
  */
 static void
 deltas_flush(SubTransactionId only_subid)
 {
-	Oid			nsp;
-	Oid			relid;
-	Relation	rel;
+	static const char *const table_name[DELTA_NUM_KINDS] = {"rollup_deltas", "budget_deltas"};
+	static const int table_natts[DELTA_NUM_KINDS] = {DELTAS_NATTS, BUDGET_DELTAS_NATTS};
+	Relation	rel[DELTA_NUM_KINDS] = {NULL, NULL};
 	HASH_SEQ_STATUS status;
 	DeltaEntry *e;
-	Numeric		zero;
+	Numeric		zero = int64_to_numeric(0);
+	int			k;
 
-	nsp = get_namespace_oid("costopt", true);
-	relid = OidIsValid(nsp) ? get_relname_relid("rollup_deltas", nsp) : InvalidOid;
-	if (!OidIsValid(relid))
-		return;					/* the extension was dropped in this transaction */
-
-	rel = table_open(relid, RowExclusiveLock);
-	if (RelationGetDescr(rel)->natts != DELTAS_NATTS)
-		elog(ERROR, "costopt.rollup_deltas has %d columns, expected %d",
-			 RelationGetDescr(rel)->natts, DELTAS_NATTS);
-	if (RelationGetIndexList(rel) != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("costopt.rollup_deltas must not have indexes"),
-				 errhint("costopt writes the table with direct heap inserts; drop the index.")));
-
-	zero = int64_to_numeric(0);
 	hash_seq_init(&status, Deltas);
 	while ((e = hash_seq_search(&status)) != NULL)
 	{
 		Datum		values[DELTAS_NATTS];
 		bool		nulls[DELTAS_NATTS];
 		HeapTuple	tup;
-		int			pos = 0;
-		int			i = 0;
-		int			c;
+		int			natts;
 
 		if (only_subid != InvalidSubTransactionId && e->key.subid != only_subid)
 			continue;
-		if (delta_is_zero(e))
+		if (!delta_is_zero(e))
 		{
-			if (only_subid != InvalidSubTransactionId)
-				hash_search(Deltas, &e->key, HASH_REMOVE, NULL);
-			continue;
+			k = e->key.kind;
+			if (rel[k] == NULL)
+				rel[k] = delta_table_open(table_name[k], table_natts[k]);
+			if (rel[k] == NULL)
+			{
+				/* the extension was dropped in this transaction */
+				hash_seq_term(&status);
+				break;
+			}
+			natts = delta_row(e, values, nulls, zero);
+			if (natts != table_natts[k])
+				elog(ERROR, "delta of kind %d has %d columns, expected %d", k, natts, table_natts[k]);
+			tup = heap_form_tuple(RelationGetDescr(rel[k]), values, nulls);
+			simple_heap_insert(rel[k], tup);
+			heap_freetuple(tup);
 		}
-		memset(nulls, 0, sizeof(nulls));
-		values[i] = key_next_name(&e->key, &pos, &nulls[i]);	/* organization_id */
-		i++;
-		values[i] = key_next_name(&e->key, &pos, &nulls[i]);	/* user_id */
-		i++;
-		values[i] = key_next_name(&e->key, &pos, &nulls[i]);	/* provider */
-		i++;
-		values[i] = key_next_name(&e->key, &pos, &nulls[i]);	/* model */
-		i++;
-		values[i++] = TimestampTzGetDatum(e->key.hour);
-		for (c = 0; c < DC_NUM_COUNTERS; c++)
-			values[i++] = Int64GetDatum(e->counter[c]);
-		for (c = 0; c < DK_NUM_COSTS; c++)
-			values[i++] = NumericGetDatum(e->cost[c] ? e->cost[c] : zero);
-
-		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-		simple_heap_insert(rel, tup);
-		heap_freetuple(tup);
 		if (only_subid != InvalidSubTransactionId)
 			hash_search(Deltas, &e->key, HASH_REMOVE, NULL);
 	}
-	table_close(rel, RowExclusiveLock);
+	for (k = 0; k < DELTA_NUM_KINDS; k++)
+		if (rel[k] != NULL)
+			table_close(rel[k], RowExclusiveLock);
 }
 
 /* Merge a committed subtransaction's deltas into its parent's. */

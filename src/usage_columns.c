@@ -51,6 +51,7 @@ static const UsageColumnSpec usage_columns[UC_NUM_COLUMNS] = {
 	[UC_USER_ID] = {"user_id", TEXTOID, VARCHAROID},
 	[UC_LATENCY_MS] = {"latency_ms", INT4OID, InvalidOid},
 	[UC_STATUS] = {"status", TEXTOID, VARCHAROID},
+	[UC_PROJECT] = {"project", TEXTOID, VARCHAROID},
 };
 
 static HTAB *UsageColumnMaps = NULL;

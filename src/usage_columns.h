@@ -33,6 +33,7 @@ typedef enum UsageColumn
 	UC_USER_ID,
 	UC_LATENCY_MS,
 	UC_STATUS,
+	UC_PROJECT,
 	UC_NUM_COLUMNS
 } UsageColumn;
 

@@ -144,6 +144,7 @@ CREATE TABLE costopt.api_usage_logs (
 	status              text NOT NULL DEFAULT 'success',
 	error_message       text,
 	request_hash        text,
+	reservation_id      bigint,
 	input_cost          numeric,
 	output_cost         numeric,
 	total_cost          numeric,
@@ -203,6 +204,8 @@ COMMENT ON COLUMN costopt.api_usage_logs.status IS
 	'success, or what went wrong (error, timeout, rate_limited, ...): anything but success is a failed call';
 COMMENT ON COLUMN costopt.api_usage_logs.cost_status IS
 	'priced, unpriced (no price for the model at created_at) or estimated (priced from estimated token counts)';
+COMMENT ON COLUMN costopt.api_usage_logs.reservation_id IS
+	'Budget reservation (costopt_reserve) this call settles; NULL when the gateway reserved nothing';
 COMMENT ON COLUMN costopt.api_usage_logs.pricing_id IS
 	'costopt.model_pricing row that priced this call';
 

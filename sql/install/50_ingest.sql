@@ -91,7 +91,8 @@ CREATE FUNCTION @extschema@.costopt_ingest(provider text,
 										   request jsonb DEFAULT NULL,
 										   latency_ms integer DEFAULT NULL,
 										   created_at timestamptz DEFAULT now(),
-										   model text DEFAULT NULL)
+										   model text DEFAULT NULL,
+										   reservation_id bigint DEFAULT NULL)
 RETURNS costopt.api_usage_logs
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -252,18 +253,18 @@ BEGIN
 	INSERT INTO costopt.api_usage_logs
 		(created_at, organization_id, user_id, project, tags, provider, model, operation,
 		 input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
-		 latency_ms, status, error_message, request_hash, tokens_estimated)
+		 latency_ms, status, error_message, request_hash, tokens_estimated, reservation_id)
 	VALUES
 		(costopt_ingest.created_at, costopt_ingest.organization_id, costopt_ingest.user_id,
 		 costopt_ingest.project, costopt_ingest.tags, lower(nullif(btrim(costopt_ingest.provider), '')),
 		 model_val, op, in_tok, out_tok, cached, cache_write, reasoning,
 		 costopt_ingest.latency_ms, status_val, err,
 		 CASE WHEN request IS NOT NULL THEN md5(request::text) END,
-		 estimated)
+		 estimated, costopt_ingest.reservation_id)
 	RETURNING * INTO row_out;
 	RETURN row_out;
 END;
 $$;
 
-COMMENT ON FUNCTION @extschema@.costopt_ingest(text, jsonb, text, text, jsonb, text, jsonb, integer, timestamptz, text) IS
+COMMENT ON FUNCTION @extschema@.costopt_ingest(text, jsonb, text, text, jsonb, text, jsonb, integer, timestamptz, text, bigint) IS
 	'Stores one priced usage row from an OpenAI, Anthropic or Gemini response';

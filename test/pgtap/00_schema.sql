@@ -103,8 +103,8 @@ SELECT has_function('public', 'costopt_load_pricing',
 					ARRAY['jsonb', 'timestamp with time zone', 'text[]', 'text'],
 					'costopt_load_pricing(catalog, effective_from, providers, source) is in public');
 SELECT has_function('public', 'costopt_ingest',
-					ARRAY['text', 'jsonb', 'text', 'text', 'jsonb', 'text', 'jsonb', 'integer', 'timestamp with time zone', 'text'],
-					'costopt_ingest(provider, response, organization_id, user_id, tags, project, request, latency_ms, created_at, model) is in public');
+					ARRAY['text', 'jsonb', 'text', 'text', 'jsonb', 'text', 'jsonb', 'integer', 'timestamp with time zone', 'text', 'bigint'],
+					'costopt_ingest(provider, response, organization_id, user_id, tags, project, request, latency_ms, created_at, model, reservation_id) is in public');
 SELECT has_function('public', 'costopt_attach_costing', ARRAY['regclass'],
 					'costopt_attach_costing(regclass) is in public');
 SELECT has_function('public', 'costopt_recost',
@@ -115,7 +115,7 @@ SELECT function_returns('costopt', 'costing_trigger', ARRAY[]::name[], 'trigger'
 SELECT hasnt_function('costopt', 'costopt_request_cost', 'user-facing functions are not in schema costopt');
 
 SELECT function_returns('public', 'costopt_ingest',
-						ARRAY['text', 'jsonb', 'text', 'text', 'jsonb', 'text', 'jsonb', 'integer', 'timestamp with time zone', 'text'],
+						ARRAY['text', 'jsonb', 'text', 'text', 'jsonb', 'text', 'jsonb', 'integer', 'timestamp with time zone', 'text', 'bigint'],
 						'costopt.api_usage_logs', 'costopt_ingest returns the stored usage row');
 SELECT function_returns('public', 'costopt_attach_costing', ARRAY['regclass'], 'bigint',
 						'costopt_attach_costing returns a row count (bigint)');
@@ -133,7 +133,7 @@ SELECT volatility_is('public', 'costopt_load_pricing',
 					 ARRAY['jsonb', 'timestamp with time zone', 'text[]', 'text'],
 					 'volatile', 'costopt_load_pricing is VOLATILE (writes the catalog)');
 SELECT volatility_is('public', 'costopt_ingest',
-					 ARRAY['text', 'jsonb', 'text', 'text', 'jsonb', 'text', 'jsonb', 'integer', 'timestamp with time zone', 'text'],
+					 ARRAY['text', 'jsonb', 'text', 'text', 'jsonb', 'text', 'jsonb', 'integer', 'timestamp with time zone', 'text', 'bigint'],
 					 'volatile', 'costopt_ingest is VOLATILE (inserts a row)');
 SELECT volatility_is('public', 'costopt_attach_costing', ARRAY['regclass'],
 					 'volatile', 'costopt_attach_costing is VOLATILE');

@@ -437,6 +437,9 @@ SELECT throws_ok($$INSERT INTO pg_temp.tap_calls (organization_id, provider) VAL
 CREATE FUNCTION pg_temp.flush_with_index() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	CREATE INDEX tap_rollup_deltas_idx ON costopt.rollup_deltas (organization_id);
+	-- a call to write (a flush with nothing but zero deltas opens no table)
+	INSERT INTO costopt.api_usage_logs (organization_id, model, input_tokens, output_tokens)
+	VALUES ('tap-index', 'tap-a', 1, 1);
 	UPDATE flush_pad SET touched = touched + 1;
 END;
 $$;
