@@ -77,6 +77,18 @@ SELECT o.organization_id AS organisation, a.bucket::date AS day,
 	   LATERAL costopt_detect_anomalies(o.organization_id, 30, method => 'robust') a
  ORDER BY a.bucket, 1;
 
+\echo '== Budgets (costopt.v_active_budget_status) =='
+SELECT organization_id AS organisation, name, period_type AS period,
+	   to_char(spend, 'FM$999,999,990.00') AS spend, to_char(limit_usd, 'FM$999,999,990') AS "limit",
+	   round(100 * utilization, 1) AS used_pct, status,
+	   to_char(projected_spend, 'FM$999,999,990.00') AS projected, projection_method AS projection,
+	   projected_exhaustion_date AS runs_out, enforcement
+  FROM costopt.v_active_budget_status
+ ORDER BY utilization DESC;
+
+\echo '== Budget alerts (costopt.budget_alerts) =='
+SELECT organization_id AS organisation, level, message FROM costopt.budget_alerts ORDER BY id;
+
 SELECT CASE count(*) WHEN 0 THEN 'rollups verified against the raw log: exact'
 					 ELSE count(*) || ' differences between rollups and raw log' END AS rollup_check
   FROM costopt_verify_rollups();

@@ -99,3 +99,25 @@ SELECT ts,
  WHERE extract(isodow FROM ts) < 6 OR u_hour < 0.35;
 
 ANALYZE costopt.api_usage_logs;
+
+-- Budgets: a monthly budget per organisation at 90 % of its spend over the
+-- last 30 days (so some are on course to run out), and a hard daily budget
+-- for the busiest organisation's busiest user.
+\o /dev/null
+SELECT costopt_create_budget(o.organization_id, o.organization_id || ' monthly',
+							 greatest(round(o.spend * 0.9, -1), 10), enforcement => 'soft',
+							 alert_contacts => '{"emails": ["finops@example.com"]}')
+  FROM (SELECT organization_id, sum(total_cost) AS spend
+		  FROM costopt.api_usage_logs
+		 WHERE created_at >= now() - interval '30 days'
+		 GROUP BY 1) o
+ ORDER BY 1;
+SELECT costopt_create_budget(u.organization_id, u.user_id || ' daily', greatest(round(u.spend / 30, 0), 1),
+							 period => 'daily', user_id => u.user_id, enforcement => 'hard')
+  FROM (SELECT organization_id, user_id, sum(total_cost) AS spend
+		  FROM costopt.api_usage_logs
+		 WHERE created_at >= now() - interval '30 days'
+		 GROUP BY 1, 2
+		 ORDER BY 3 DESC
+		 LIMIT 1) u;
+\o

@@ -30,4 +30,7 @@ log "loading ${SAMPLE_ROWS:-100000} sample calls"
 psql -X -q -v ON_ERROR_STOP=1 -v rows="${SAMPLE_ROWS:-100000}" -d postgres -f sample/workload.sql
 log "refreshing the cost rollups"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SELECT * FROM costopt_refresh_rollups()"
+log "storing forecasts and refreshing the budgets"
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SELECT costopt_run_forecasts('{7,30}')" \
+	-c "SELECT * FROM costopt_refresh_budgets()"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -f sample/report.sql
