@@ -293,6 +293,7 @@ AS $$
 DECLARE
 	i integer;
 	p record;
+	t costopt.scope_total;
 BEGIN
 	IF NEW.organization_id IS NULL OR btrim(NEW.organization_id) = '' THEN
 		RAISE EXCEPTION 'a budget needs an organization_id'
@@ -403,9 +404,13 @@ BEGIN
 					  DETAIL = format('Its end is %s.', NEW.ends_at),
 					  HINT = 'Pass a later ends_at, or none for a budget that recurs for good.';
 		END IF;
+		-- the next refresh computes the spend again in step with the
+		-- deltas; until then the check sees the spend so far
 		NEW.spend_needs_init := true;
-		NEW.current_spend := 0;
-		NEW.current_requests := 0;
+		t := costopt.scope_spend(NEW.organization_id, NEW.user_id, NEW.project, NEW.model,
+								 NEW.provider, NEW.period_start, NEW.period_end);
+		NEW.current_spend := t.spend;
+		NEW.current_requests := t.requests;
 		NEW.alert_rank := 0;
 		NEW.alert_level := 'none';
 		IF NEW.is_active THEN

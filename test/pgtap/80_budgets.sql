@@ -13,7 +13,7 @@ SET client_min_messages = warning;
 SET timezone = 'UTC';
 SET search_path = public, pg_catalog;
 
-SELECT plan(129);
+SELECT plan(130);
 
 \ir include/errors.psql
 \ir include/rollup_fixture.psql
@@ -191,6 +191,9 @@ CALL pg_temp.flush_deltas();
 SELECT costopt_create_budget('b-1', 'late alice', 1000, user_id => 'alice') AS b_late \gset
 INSERT INTO pg_temp.vars VALUES ('b_late', :b_late);
 SELECT is((SELECT spend FROM costopt_budget_status(:b_alice)), 14.0, 'status adds the pending deltas');
+SELECT results_eq($$SELECT current_spend, spend_needs_init FROM costopt.budgets WHERE id = pg_temp.v('b_late')$$,
+				  $$VALUES (14.0, true)$$,
+				  'a new budget starts from its spend so far (the check sees it), exact at the next refresh');
 SELECT costopt_refresh_budgets() \g /dev/null
 SELECT is(pg_temp.all_exact(), 0::bigint, 'pending deltas and a new budget: every budget equals the raw sum');
 SELECT is((SELECT current_spend FROM costopt.budgets WHERE id = :b_late), 14.0, 'the new budget counts each call once');
