@@ -27,7 +27,8 @@ OBJS = \
 	src/anomaly.o \
 	src/forecast_methods.o \
 	src/forecast.o \
-	src/budget_watch.o
+	src/budget_watch.o \
+	src/scheduler.o
 
 PG_CPPFLAGS += -Isrc
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
@@ -46,6 +47,7 @@ INSTALL_SQL = \
 	sql/install/70_retention.sql \
 	sql/install/80_statistics.sql \
 	sql/install/85_budgets.sql \
+	sql/install/92_scheduler.sql \
 	sql/install/90_seed_prices.sql
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -57,7 +59,7 @@ REGRESS = setup costing exactness partition rollups rollup_reads retention
 REGRESS_OPTS = --inputdir=.
 
 # Isolation specs (PGXS runs them from installcheck as well).
-ISOLATION = pricing_invalidation rollup_refresh budgets
+ISOLATION = pricing_invalidation rollup_refresh budgets job_lock
 ISOLATION_OPTS = --inputdir=test/isolation
 
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql results/ regression.diffs regression.out \

@@ -15,6 +15,7 @@
 #include "guc.h"
 #include "pricing_cache.h"
 #include "rollup_capture.h"
+#include "scheduler.h"
 #include "usage_columns.h"
 
 PG_MODULE_MAGIC;
@@ -34,4 +35,5 @@ _PG_init(void)
 	costopt_costing_init();
 	costopt_rollup_capture_init();
 	costopt_budget_watch_init();
+	costopt_scheduler_init();
 }

@@ -18,6 +18,9 @@ typedef enum CostoptMissingPriceAction
 extern int	costopt_missing_price_action;
 extern bool costopt_keep_supplied_costs;
 extern bool costopt_retention_mode;
+extern char *costopt_database;
+extern bool costopt_scheduler;
+extern int	costopt_scheduler_naptime;
 
 extern void costopt_guc_init(void);
 
