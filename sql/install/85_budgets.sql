@@ -235,6 +235,8 @@ CREATE TABLE costopt.budget_reservations (
 );
 CREATE INDEX budget_reservations_open_idx ON costopt.budget_reservations (status, expires_at)
 	WHERE status IN ('active', 'settled');
+CREATE INDEX budget_reservations_done_idx ON costopt.budget_reservations (created_at)
+	WHERE status IN ('closed', 'released', 'expired');
 SELECT pg_catalog.pg_extension_config_dump('costopt.budget_reservations', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.budget_reservations_id_seq', '');
 
@@ -706,9 +708,17 @@ DECLARE
 	fired_ids bigint[];
 BEGIN
 	PERFORM pg_advisory_xact_lock(hashtext('costopt.refresh_budgets'));
+	-- every writer of budget rows locks them in id order (costopt_reserve
+	-- and costopt_release too), so the updates below cannot deadlock with a
+	-- reservation; reservations wait for this refresh instead
+	PERFORM 1 FROM costopt.budgets b ORDER BY b.id FOR NO KEY UPDATE;
 	-- deltas of calls up to the end of the current minute are applied now;
 	-- later ones (clocks running ahead) wait for their period
 	cutoff := date_trunc('minute', now()) + interval '1 minute';
+
+	-- finished reservations are kept for a week, for audits
+	DELETE FROM costopt.budget_reservations r
+	 WHERE r.status IN ('closed', 'released', 'expired') AND r.created_at < now() - interval '7 days';
 
 	-- 1. reservations whose call never came give their money back
 	WITH gone AS (
@@ -741,21 +751,25 @@ BEGIN
 		SELECT x.id, sum(a.estimated_cost) AS amount
 		  FROM absorbed a, unnest(a.budget_ids) AS x(id)
 		 GROUP BY x.id
-	), plan AS (
+	), periods AS MATERIALIZED (
+		-- the next period only for budgets whose period is over (the CASE
+		-- keeps the others from computing one)
+		SELECT b.*, b.period_end <= now() AS rolls,
+			   CASE WHEN b.period_end <= now() AND b.recurring
+					THEN costopt.budget_period(b.period_type, b.timezone, b.starts_at, b.ends_at, now())
+			   END AS np
+		  FROM costopt.budgets b
+		 WHERE b.is_active AND b.period_start <= now()
+	), plan AS MATERIALIZED (
 		SELECT b.id, b.organization_id, b.user_id, b.project, b.model, b.provider, b.period_type,
 			   b.timezone, b.period_start AS old_start, b.period_end AS old_end,
 			   b.current_spend, b.current_requests, b.spend_needs_init AS needs_init,
-			   b.alert_rank, b.thresholds, b.limit_usd,
-			   b.period_end <= now() AS rolls,
-			   (b.period_end <= now() AND b.recurring
-				AND (b.ends_at IS NULL OR np.period_start < b.ends_at)) AS continues,
-			   np.period_start AS new_start,
-			   least(np.period_end, b.ends_at) AS new_end
-		  FROM costopt.budgets b
-		  LEFT JOIN LATERAL costopt.budget_period(b.period_type, b.timezone, b.starts_at,
-												  b.ends_at, now()) np
-				 ON b.period_end <= now() AND b.recurring
-		 WHERE b.is_active AND b.period_start <= now()
+			   b.alert_rank, b.thresholds, b.limit_usd, b.rolls,
+			   (b.rolls AND b.recurring
+				AND (b.ends_at IS NULL OR (b.np).period_start < b.ends_at)) AS continues,
+			   (b.np).period_start AS new_start,
+			   least((b.np).period_end, b.ends_at) AS new_end
+		  FROM periods b
 	), matched AS (
 		SELECT p.id,
 			   sum(d.total_cost) FILTER (WHERE d.minute >= p.old_start AND d.minute < p.old_end) AS old_cost,
@@ -773,7 +787,7 @@ BEGIN
 		   AND (p.provider IS NULL OR d.provider = p.provider)
 		 WHERE NOT p.needs_init
 		 GROUP BY p.id
-	), raw_sums AS (
+	), raw_sums AS MATERIALIZED (
 		-- spend from the raw log, only for the budgets that need it (the
 		-- CASE keeps the scans from running for the others)
 		SELECT p.id,
@@ -828,12 +842,14 @@ BEGIN
 			SET spend = excluded.spend, requests = excluded.requests, closed_at = now()
 		RETURNING h.budget_id
 	), targets AS (
+		-- only budgets that change: a refresh with nothing new writes nothing
 		SELECT coalesce(c.id, a.id) AS id, c.rolls, c.continues, c.needs_init, c.new_start,
 			   c.new_end, c.old_spend, c.old_calls, c.new_spend, c.new_calls,
 			   coalesce(c.rolls OR c.needs_init OR c.touched, false) AS spend_changed,
 			   coalesce(a.amount, 0) AS absorbed
 		  FROM computed c
 		  FULL JOIN absorbed_per_budget a ON a.id = c.id
+		 WHERE c.rolls OR c.needs_init OR c.touched OR a.id IS NOT NULL
 	), updated AS (
 		UPDATE costopt.budgets b SET
 			current_spend = CASE WHEN t.continues THEN t.new_spend
@@ -1118,6 +1134,7 @@ CREATE FUNCTION @extschema@.costopt_release(reservation_id bigint)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
 	r costopt.budget_reservations;
@@ -1133,6 +1150,7 @@ BEGIN
 		END IF;
 		RETURN false;			-- already settled, released or expired
 	END IF;
+	PERFORM 1 FROM costopt.budgets b WHERE b.id = ANY (r.budget_ids) ORDER BY b.id FOR NO KEY UPDATE;
 	UPDATE costopt.budgets b SET reserved = greatest(b.reserved - r.estimated_cost, 0)
 	 WHERE b.id = ANY (r.budget_ids);
 	RETURN true;
@@ -1144,10 +1162,13 @@ COMMENT ON FUNCTION @extschema@.costopt_release(bigint) IS
 
 -- A usage row that names a reservation settles it, in the same transaction.
 -- Its estimate stays counted until the next refresh adds the real cost.
+-- (custom plans: a generic plan made while the table was empty would keep
+-- scanning all of it)
 CREATE FUNCTION costopt.reservation_settle()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
 	n integer;
@@ -1302,7 +1323,7 @@ RETURNS TABLE (budget_id bigint, organization_id text, name text, scope jsonb, p
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH sel AS (
+	WITH sel AS MATERIALIZED (
 		SELECT b.*,
 			   -- a period that ended before a refresh rolled it over: the new one
 			   CASE WHEN b.period_end <= now() AND b.recurring AND b.is_active
@@ -1328,7 +1349,7 @@ AS $$
 		   AND d.minute >= c.p_start AND d.minute < c.p_end
 		 WHERE NOT c.from_raw AND c.is_active
 		 GROUP BY c.id
-	), live AS (
+	), live AS MATERIALIZED (
 		SELECT c.*,
 			   CASE WHEN c.from_raw AND c.is_active
 					THEN costopt.scope_spend(c.organization_id, c.user_id, c.project, c.model,
