@@ -1323,7 +1323,7 @@ RETURNS TABLE (budget_id bigint, organization_id text, name text, scope jsonb, p
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH sel AS MATERIALIZED (
+	WITH sel AS (
 		SELECT b.*,
 			   -- a period that ended before a refresh rolled it over: the new one
 			   CASE WHEN b.period_end <= now() AND b.recurring AND b.is_active
@@ -1349,13 +1349,19 @@ AS $$
 		   AND d.minute >= c.p_start AND d.minute < c.p_end
 		 WHERE NOT c.from_raw AND c.is_active
 		 GROUP BY c.id
-	), live AS MATERIALIZED (
-		SELECT c.*,
-			   CASE WHEN c.from_raw AND c.is_active
-					THEN costopt.scope_spend(c.organization_id, c.user_id, c.project, c.model,
-											 c.provider, c.p_start, c.p_end) END AS raw,
-			   p.cost AS pending_cost, p.calls AS pending_calls
-		  FROM cur c LEFT JOIN pending p ON p.id = c.id
+	), raws AS MATERIALIZED (
+		-- computed once per budget (a composite used in several places
+		-- would otherwise be computed for each)
+		SELECT c.id,
+			   costopt.scope_spend(c.organization_id, c.user_id, c.project, c.model,
+								   c.provider, c.p_start, c.p_end) AS raw
+		  FROM cur c
+		 WHERE c.from_raw AND c.is_active
+	), live AS (
+		SELECT c.*, r.raw, p.cost AS pending_cost, p.calls AS pending_calls
+		  FROM cur c
+		  LEFT JOIN pending p ON p.id = c.id
+		  LEFT JOIN raws r ON r.id = c.id
 	), valued AS (
 		SELECT l.*,
 			   CASE WHEN l.raw IS NOT NULL THEN (l.raw).spend
