@@ -1349,19 +1349,16 @@ AS $$
 		   AND d.minute >= c.p_start AND d.minute < c.p_end
 		 WHERE NOT c.from_raw AND c.is_active
 		 GROUP BY c.id
-	), raws AS MATERIALIZED (
-		-- computed once per budget (a composite used in several places
-		-- would otherwise be computed for each)
-		SELECT c.id,
-			   costopt.scope_spend(c.organization_id, c.user_id, c.project, c.model,
-								   c.provider, c.p_start, c.p_end) AS raw
-		  FROM cur c
-		 WHERE c.from_raw AND c.is_active
 	), live AS (
 		SELECT c.*, r.raw, p.cost AS pending_cost, p.calls AS pending_calls
 		  FROM cur c
 		  LEFT JOIN pending p ON p.id = c.id
-		  LEFT JOIN raws r ON r.id = c.id
+		  -- computed once per budget that needs it (OFFSET 0 keeps the
+		  -- subquery, so later uses of raw read its column, not the call)
+		  LEFT JOIN LATERAL (SELECT costopt.scope_spend(c.organization_id, c.user_id, c.project,
+														c.model, c.provider, c.p_start, c.p_end) AS raw
+							  WHERE c.from_raw AND c.is_active
+							 OFFSET 0) r ON true
 	), valued AS (
 		SELECT l.*,
 			   CASE WHEN l.raw IS NOT NULL THEN (l.raw).spend
