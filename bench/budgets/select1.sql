@@ -1,0 +1,2 @@
+-- pgbench script: the baseline, one round trip that does no work.
+SELECT 1;
