@@ -1402,15 +1402,14 @@ $$;
 COMMENT ON FUNCTION costopt.budget_state(bigint[], text) IS
 	'Live spend, utilisation and projections of budgets (all when ids and org are NULL)';
 
+CREATE VIEW costopt.v_active_budget_status AS
+	SELECT s.* FROM costopt.budget_state(NULL, NULL) s WHERE s.is_active;
+
+COMMENT ON VIEW costopt.v_active_budget_status IS
+	'Live status of every active budget: spend, utilisation, projections, alert level (for BI tools)';
+
 CREATE FUNCTION @extschema@.costopt_budget_status(id bigint)
-RETURNS TABLE (budget_id bigint, organization_id text, name text, scope jsonb, period_type text,
-			   period_start timestamptz, period_end timestamptz, limit_usd numeric, spend numeric,
-			   requests bigint, reserved numeric, utilization numeric, remaining numeric,
-			   days_elapsed numeric, days_remaining numeric, daily_burn_rate numeric,
-			   projected_spend numeric, projection_method text, projected_exhaustion_date date,
-			   days_until_exhaustion integer, on_track boolean, alert_level text, status text,
-			   enforcement text, is_active boolean, paused_at timestamptz, paused_reason text,
-			   last_calculated_at timestamptz)
+RETURNS SETOF costopt.v_active_budget_status
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1482,8 +1481,3 @@ $$;
 COMMENT ON FUNCTION @extschema@.costopt_budget_history(bigint) IS
 	'A budget''s closed periods with their final spend, and its current period';
 
-CREATE VIEW costopt.v_active_budget_status AS
-	SELECT s.* FROM costopt.budget_state(NULL, NULL) s WHERE s.is_active;
-
-COMMENT ON VIEW costopt.v_active_budget_status IS
-	'Live status of every active budget: spend, utilisation, projections, alert level (for BI tools)';
