@@ -132,6 +132,14 @@ typedef struct DeltaEntry
 /* deltas kept in memory before the current subtransaction's are written */
 #define DELTAS_FLUSH_THRESHOLD 50000
 
+/* The names that key each kind of delta, in the order of its table. */
+static const UsageColumn rollup_key_columns[] = {
+	UC_ORGANIZATION_ID, UC_USER_ID, UC_PROVIDER, UC_MODEL
+};
+static const UsageColumn budget_key_columns[] = {
+	UC_ORGANIZATION_ID, UC_USER_ID, UC_PROJECT, UC_PROVIDER, UC_MODEL
+};
+
 /* costopt.rollup_deltas, column by column */
 #define DELTAS_NATTS (5 + DC_NUM_COUNTERS + DK_NUM_COSTS)
 /* costopt.budget_deltas: five names, minute, requests, total_cost */
@@ -277,59 +285,63 @@ int_column(const UsageColumnMap *map, UsageColumn c, Datum *values, bool *nulls,
 	return *present ? (int64) DatumGetInt32(values[idx]) : 0;
 }
 
-/* Find or create the delta of a key (counters and costs start at zero). */
+/*
+ * Find or create (counters and costs at zero) the delta of a row for one
+ * kind: its key is the kind's names read from the row and the UTC hour
+ * (rollups) or minute (budgets) of created_at.
+ */
 static DeltaEntry *
-delta_lookup(DeltaKey *key)
+delta_for_row(DeltaKind kind, const UsageColumnMap *map, Datum *values, bool *nulls,
+			  TimestampTz created_at)
 {
+	const UsageColumn *cols = (kind == DELTA_BUDGET) ? budget_key_columns : rollup_key_columns;
+	int			ncols = (kind == DELTA_BUDGET) ? lengthof(budget_key_columns) : lengthof(rollup_key_columns);
+	DeltaKey	key;
+	StringInfoData names;
 	DeltaEntry *entry;
 	bool		found;
+	int			i;
+
+	initStringInfo(&names);
+	for (i = 0; i < ncols; i++)
+	{
+		int			len;
+		const char *name = costopt_usage_text(map, cols[i], values, nulls, &len);
+
+		key_add_name(&names, name, len, costopt_usage_column_name(cols[i]));
+	}
+	key.kind = kind;
+	key.subid = GetCurrentSubTransactionId();
+	key.bucket = bucket_of(created_at, (kind == DELTA_BUDGET) ? 60 : 3600);
+	key.names = names.data;
+	key.names_len = names.len;
 
 	deltas_ensure();
-	entry = hash_search(Deltas, key, HASH_ENTER, &found);
+	entry = hash_search(Deltas, &key, HASH_ENTER, &found);
 	if (!found)
 	{
 		memset(entry->counter, 0, sizeof(entry->counter));
 		memset(entry->cost, 0, sizeof(entry->cost));
 	}
+	pfree(names.data);
 	return entry;
 }
 
 /*
  * Add a priced row's spend, with its sign, to the budget deltas when the
- * budgets count its time.  org/org_len is the organisation already read.
+ * budgets count its time.
  */
 static void
 capture_budget_row(const UsageColumnMap *map, Datum *values, bool *nulls,
-				   TimestampTz created_at, const char *org, int org_len, int sign)
+				   TimestampTz created_at, int sign)
 {
-	DeltaKey	key;
-	StringInfoData names;
 	DeltaEntry *entry;
-	const char *s;
-	int			len;
 	int			idx = map->attnum[UC_TOTAL_COST] - 1;
 
 	if (nulls[idx] || created_at < costopt_budget_watermark())
 		return;
 
-	initStringInfo(&names);
-	key_add_name(&names, org, org_len, "organization_id");
-	s = costopt_usage_text(map, UC_USER_ID, values, nulls, &len);
-	key_add_name(&names, s, len, "user_id");
-	s = costopt_usage_text(map, UC_PROJECT, values, nulls, &len);
-	key_add_name(&names, s, len, "project");
-	s = costopt_usage_text(map, UC_PROVIDER, values, nulls, &len);
-	key_add_name(&names, s, len, "provider");
-	s = costopt_usage_text(map, UC_MODEL, values, nulls, &len);
-	key_add_name(&names, s, len, "model");
-	key.kind = DELTA_BUDGET;
-	key.subid = GetCurrentSubTransactionId();
-	key.bucket = bucket_of(created_at, 60);
-	key.names = names.data;
-	key.names_len = names.len;
-
-	entry = delta_lookup(&key);
-	pfree(names.data);
+	entry = delta_for_row(DELTA_BUDGET, map, values, nulls, created_at);
 	entry->counter[DC_REQUESTS] += sign;
 	cost_add(&entry->cost[DK_TOTAL], values[idx], sign);
 }
@@ -338,15 +350,11 @@ capture_budget_row(const UsageColumnMap *map, Datum *values, bool *nulls,
 static void
 capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int sign)
 {
-	DeltaKey	key;
-	StringInfoData names;
 	DeltaEntry *entry;
 	Datum	   *values;
 	bool	   *nulls;
 	bool		present;
 	const char *s;
-	const char *org;
-	int			org_len;
 	int			len;
 	int64		latency;
 	int			c;
@@ -362,28 +370,12 @@ capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int s
 	values = slot->tts_values;
 	nulls = slot->tts_isnull;
 
-	initStringInfo(&names);
-	org = costopt_usage_text(map, UC_ORGANIZATION_ID, values, nulls, &org_len);
-	if (org == NULL)
+	if (costopt_usage_text(map, UC_ORGANIZATION_ID, values, nulls, &len) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("column \"organization_id\" of a usage row must not be null")));
-	key_add_name(&names, org, org_len, "organization_id");
-	s = costopt_usage_text(map, UC_USER_ID, values, nulls, &len);
-	key_add_name(&names, s, len, "user_id");
-	s = costopt_usage_text(map, UC_PROVIDER, values, nulls, &len);
-	key_add_name(&names, s, len, "provider");
-	s = costopt_usage_text(map, UC_MODEL, values, nulls, &len);
-	key_add_name(&names, s, len, "model");
 	created_at = DatumGetTimestampTz(values[map->attnum[UC_CREATED_AT] - 1]);
-	key.kind = DELTA_ROLLUP;
-	key.subid = GetCurrentSubTransactionId();
-	key.bucket = bucket_of(created_at, 3600);
-	key.names = names.data;
-	key.names_len = names.len;
-
-	entry = delta_lookup(&key);
-	pfree(names.data);
+	entry = delta_for_row(DELTA_ROLLUP, map, values, nulls, created_at);
 
 	entry->counter[DC_REQUESTS] += sign;
 	entry->counter[DC_INPUT_TOKENS] += sign * int_column(map, UC_INPUT_TOKENS, values, nulls, &present);
@@ -413,7 +405,7 @@ capture_row(Relation rel, const UsageColumnMap *map, TupleTableSlot *slot, int s
 			cost_add(&entry->cost[c], values[idx], sign);
 	}
 
-	capture_budget_row(map, values, nulls, created_at, org, org_len, sign);
+	capture_budget_row(map, values, nulls, created_at, sign);
 }
 
 PG_FUNCTION_INFO_V1(costopt_rollup_capture);
@@ -507,7 +499,7 @@ delta_row(const DeltaEntry *e, Datum *values, bool *nulls, Numeric zero)
 {
 	int			pos = 0;
 	int			i = 0;
-	int			nnames = (e->key.kind == DELTA_BUDGET) ? 5 : 4;
+	int			nnames = (e->key.kind == DELTA_BUDGET) ? lengthof(budget_key_columns) : lengthof(rollup_key_columns);
 	int			c;
 
 	for (c = 0; c < nnames; c++)

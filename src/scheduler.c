@@ -202,6 +202,60 @@ reload_config_if_pending(void)
 	}
 }
 
+/*
+ * Start one task's short transaction: statement time, transaction, SPI, a
+ * snapshot and, when given, the activity shown in pg_stat_activity.  Ended
+ * by task_end, or by task_abort in the PG_CATCH of a failed task.
+ */
+static void
+task_begin(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (activity != NULL)
+		pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+/* Commit a task started with task_begin. */
+static void
+task_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * In a PG_CATCH: copy the error being handled into cxt (the caller's
+ * memory context, which stays current), clear it and abort the task's
+ * transaction.  The caller frees the copy.
+ */
+static ErrorData *
+task_abort(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	return edata;
+}
+
+/* Sleep for costopt.scheduler_naptime, or until the latch is set. */
+static void
+worker_nap(void)
+{
+	(void) WaitLatch(MyLatch,
+					 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 costopt_scheduler_naptime * 1000L,
+					 PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+}
+
 /* ------------------------------------------------------------------------
  * Launcher
  * ------------------------------------------------------------------------
@@ -373,12 +427,7 @@ costopt_launcher_main(Datum main_arg)
 			launcher_report(&last, state);
 		}
 		pgstat_report_activity(STATE_IDLE, NULL);
-
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 costopt_scheduler_naptime * 1000L,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		worker_nap();
 	}
 }
 
@@ -422,20 +471,6 @@ scheduler_report(SchedulerState now)
 }
 
 /*
- * Copy the error being handled into the current memory context (the
- * caller has switched to the round's) and clear it; the caller still has
- * to abort the transaction.
- */
-static ErrorData *
-scheduler_catch_error(void)
-{
-	ErrorData  *edata = CopyErrorData();
-
-	FlushErrorState();
-	return edata;
-}
-
-/*
  * Take the session advisory lock that makes this the only scheduler of the
  * database (a scheduler left running by a launcher that has since been
  * restarted keeps it).  Returns whether it was taken.
@@ -447,19 +482,13 @@ scheduler_take_lock(void)
 	bool		isnull;
 	int			ret;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
+	task_begin(NULL);
 	ret = SPI_execute("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('costopt.scheduler'))",
 					  false, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not take the costopt scheduler lock: SPI_execute returned %d", ret);
 	taken = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	task_end();
 	MemoryContextSwitchTo(SchedulerContext);
 	return taken && !isnull;
 }
@@ -480,14 +509,9 @@ scheduler_find_due_jobs(char **schema, List **due)
 	*schema = NULL;
 	*due = NIL;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
 	PG_TRY();
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "costopt scheduler: looking for due jobs");
+		task_begin("costopt scheduler: looking for due jobs");
 
 		if (!OidIsValid(get_extension_oid("costopt", true)))
 			found = SCHEDULER_NO_EXTENSION;
@@ -533,18 +557,12 @@ scheduler_find_due_jobs(char **schema, List **due)
 				found = SCHEDULER_WORKER;
 			}
 		}
-
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		task_end();
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = task_abort(roundcxt);
 
-		MemoryContextSwitchTo(roundcxt);
-		edata = scheduler_catch_error();
-		AbortCurrentTransaction();
 		/* a lasting problem is logged once, not every round */
 		ereport(scheduler_state == SCHEDULER_FAILED ? DEBUG1 : LOG,
 				(errcode(edata->sqlerrcode),
@@ -573,13 +591,9 @@ scheduler_record_failure(const char *job, TimestampTz started_at, ErrorData *eda
 {
 	MemoryContext roundcxt = CurrentMemoryContext;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
 	PG_TRY();
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
+		task_begin(NULL);
 		if (OidIsValid(get_extension_oid("costopt", true)))
 		{
 			Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
@@ -599,17 +613,12 @@ scheduler_record_failure(const char *job, TimestampTz started_at, ErrorData *eda
 			if (ret != SPI_OK_INSERT)
 				elog(ERROR, "could not record the failed run: SPI_execute_with_args returned %d", ret);
 		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		task_end();
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata2;
+		ErrorData  *edata2 = task_abort(roundcxt);
 
-		MemoryContextSwitchTo(roundcxt);
-		edata2 = scheduler_catch_error();
-		AbortCurrentTransaction();
 		ereport(LOG,
 				(errcode(edata2->sqlerrcode),
 				 errmsg("costopt scheduler could not record the failed run of job \"%s\": %s",
@@ -639,35 +648,24 @@ scheduler_run_job(const char *schema, const char *job)
 	initStringInfo(&activity);
 	appendStringInfo(&activity, "costopt scheduler: job %s", job);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
 	PG_TRY();
 	{
 		Oid			argtypes[1] = {TEXTOID};
 		Datum		values[1];
 		int			ret;
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, activity.data);
+		task_begin(activity.data);
 
 		values[0] = CStringGetTextDatum(job);
 		ret = SPI_execute_with_args(sql.data, 1, argtypes, values, NULL, false, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "costopt_run_job returned no run: SPI_execute_with_args returned %d", ret);
-
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		task_end();
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = task_abort(roundcxt);
 
-		MemoryContextSwitchTo(roundcxt);
-		edata = scheduler_catch_error();
-		AbortCurrentTransaction();
 		ereport(LOG,
 				(errcode(edata->sqlerrcode),
 				 errmsg("costopt scheduler: job \"%s\" did not finish: %s", job, edata->message)));
@@ -748,12 +746,7 @@ costopt_scheduler_main(Datum main_arg)
 		MemoryContextSwitchTo(SchedulerContext);
 		scheduler_round();
 		MemoryContextReset(SchedulerContext);
-
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 costopt_scheduler_naptime * 1000L,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		worker_nap();
 	}
 }
 
@@ -948,12 +941,8 @@ costopt_cron_helper_main(Datum main_arg)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = task_abort(TopMemoryContext);
 
-		MemoryContextSwitchTo(TopMemoryContext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		req->nresults = 0;
 		req->sqlerrcode = edata->sqlerrcode;
 		strlcpy(req->message, edata->message ? edata->message : "unknown error", COSTOPT_CRON_MSG_LEN);

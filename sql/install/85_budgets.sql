@@ -453,6 +453,37 @@ CREATE TRIGGER budgets_reactivate
 -- Spend in a scope, straight from the raw log
 -------------------------------------------------------------------------------
 
+-- Whether a call (or a delta) with these names falls in a budget scope
+-- (NULL scope columns match every value).  Plain SQL without a SET clause,
+-- so that it is inlined where it is used, the pre-call check included;
+-- hence the schema-qualified operators.
+CREATE FUNCTION costopt.scope_matches(scope_user text, scope_project text, scope_model text,
+									  scope_provider text, user_id text, project text,
+									  model text, provider text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT (scope_user IS NULL OR user_id OPERATOR(pg_catalog.=) scope_user)
+	   AND (scope_project IS NULL OR project OPERATOR(pg_catalog.=) scope_project)
+	   AND (scope_model IS NULL OR model OPERATOR(pg_catalog.=) scope_model)
+	   AND (scope_provider IS NULL OR provider OPERATOR(pg_catalog.=) scope_provider)
+$$;
+
+COMMENT ON FUNCTION costopt.scope_matches(text, text, text, text, text, text, text, text) IS
+	'Whether names of a call fall in a budget scope (NULL scope columns match anything)';
+
+-- How many of a budget's thresholds a spend has reached (0: none).
+-- Thresholds are strictly increasing, so width_bucket counts them.
+CREATE FUNCTION costopt.budget_rank(thresholds numeric[], spend numeric, limit_usd numeric)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT pg_catalog.width_bucket(spend OPERATOR(pg_catalog./) limit_usd, thresholds)
+$$;
+
+COMMENT ON FUNCTION costopt.budget_rank(numeric[], numeric, numeric) IS
+	'Number of thresholds (fractions of the limit) a spend has reached';
+
 CREATE TYPE costopt.scope_total AS (spend numeric, requests bigint);
 
 COMMENT ON TYPE costopt.scope_total IS 'Priced spend and number of priced calls';
@@ -469,10 +500,8 @@ AS $$
 	  FROM costopt.api_usage_logs u
 	 WHERE u.organization_id = org
 	   AND u.created_at >= from_time AND u.created_at < to_time
-	   AND (scope_user IS NULL OR u.user_id = scope_user)
-	   AND (scope_project IS NULL OR u.project = scope_project)
-	   AND (scope_model IS NULL OR u.model = scope_model)
-	   AND (scope_provider IS NULL OR u.provider = scope_provider)
+	   AND costopt.scope_matches(scope_user, scope_project, scope_model, scope_provider,
+								 u.user_id, u.project, u.model, u.provider)
 $$;
 
 COMMENT ON FUNCTION costopt.scope_spend(text, text, text, text, text, timestamptz, timestamptz) IS
@@ -781,10 +810,8 @@ BEGIN
 		  FROM plan p
 		  JOIN consumed d
 			ON d.organization_id = p.organization_id
-		   AND (p.user_id IS NULL OR d.user_id = p.user_id)
-		   AND (p.project IS NULL OR d.project = p.project)
-		   AND (p.model IS NULL OR d.model = p.model)
-		   AND (p.provider IS NULL OR d.provider = p.provider)
+		   AND costopt.scope_matches(p.user_id, p.project, p.model, p.provider,
+									 d.user_id, d.project, d.model, d.provider)
 		 WHERE NOT p.needs_init
 		 GROUP BY p.id
 	), raw_sums AS MATERIALIZED (
@@ -822,16 +849,14 @@ BEGIN
 		SELECT c.id, c.old_start, c.old_end, c.old_spend, c.old_calls, c.limit_usd,
 			   costopt.budget_level_name(c.thresholds,
 										 greatest(c.alert_rank,
-												  (SELECT count(*) FROM unnest(c.thresholds) t
-													WHERE c.old_spend >= t * c.limit_usd)::integer))
+												  costopt.budget_rank(c.thresholds, c.old_spend, c.limit_usd)))
 		  FROM computed c
 		 WHERE c.rolls
 		UNION ALL
 		-- periods nobody refreshed in between: straight from the raw log
 		SELECT c.id, g.period_start, g.period_end, s.spend, s.requests, c.limit_usd,
 			   costopt.budget_level_name(c.thresholds,
-										 (SELECT count(*) FROM unnest(c.thresholds) t
-										   WHERE s.spend >= t * c.limit_usd)::integer)
+										 costopt.budget_rank(c.thresholds, s.spend, c.limit_usd))
 		  FROM computed c,
 			   LATERAL costopt.budget_periods_between(c.period_type, c.timezone, c.old_end,
 													  c.new_start) g,
@@ -881,8 +906,7 @@ BEGIN
 	-- 3. alert levels, alerts and hard enforcement, on the new spend
 	WITH eval AS (
 		SELECT b.id, b.alert_rank AS old_rank,
-			   (SELECT count(*) FROM unnest(b.thresholds) t
-				 WHERE b.current_spend >= t * b.limit_usd)::integer AS new_rank,
+			   costopt.budget_rank(b.thresholds, b.current_spend, b.limit_usd) AS new_rank,
 			   (b.enforcement = 'hard' AND b.paused_at IS NULL
 				AND b.current_spend > b.limit_usd * (1 + b.grace_fraction)) AS to_pause
 		  FROM costopt.budgets b
@@ -1034,10 +1058,10 @@ AS $$
 					 WHERE b.organization_id OPERATOR(pg_catalog.=) costopt_check_budget.organization_id
 					   AND b.is_active
 					   AND b.period_start OPERATOR(pg_catalog.<=) pg_catalog.now()
-					   AND (b.user_id IS NULL OR b.user_id OPERATOR(pg_catalog.=) costopt_check_budget.user_id)
-					   AND (b.project IS NULL OR b.project OPERATOR(pg_catalog.=) costopt_check_budget.project)
-					   AND (b.model IS NULL OR b.model OPERATOR(pg_catalog.=) pg_catalog.lower(costopt_check_budget.model))
-					   AND (b.provider IS NULL OR b.provider OPERATOR(pg_catalog.=) pg_catalog.lower(costopt_check_budget.provider))
+					   AND costopt.scope_matches(b.user_id, b.project, b.model, b.provider,
+												 costopt_check_budget.user_id, costopt_check_budget.project,
+												 pg_catalog.lower(costopt_check_budget.model),
+												 pg_catalog.lower(costopt_check_budget.provider))
 				   ) v
 			UNION ALL
 			SELECT NULL, NULL, NULL, true, 'no budget applies', NULL) d
@@ -1089,10 +1113,9 @@ BEGIN
 			  FROM costopt.budgets b
 			 WHERE b.organization_id = costopt_reserve.organization_id
 			   AND b.is_active AND b.period_start <= now()
-			   AND (b.user_id IS NULL OR b.user_id = costopt_reserve.user_id)
-			   AND (b.project IS NULL OR b.project = costopt_reserve.project)
-			   AND (b.model IS NULL OR b.model = lower(costopt_reserve.model))
-			   AND (b.provider IS NULL OR b.provider = lower(costopt_reserve.provider))
+			   AND costopt.scope_matches(b.user_id, b.project, b.model, b.provider,
+										 costopt_reserve.user_id, costopt_reserve.project,
+										 lower(costopt_reserve.model), lower(costopt_reserve.provider))
 			 ORDER BY b.id
 			   FOR NO KEY UPDATE) x;
 
@@ -1342,10 +1365,8 @@ AS $$
 		  FROM cur c
 		  JOIN costopt.budget_deltas d
 			ON d.organization_id = c.organization_id
-		   AND (c.user_id IS NULL OR d.user_id = c.user_id)
-		   AND (c.project IS NULL OR d.project = c.project)
-		   AND (c.model IS NULL OR d.model = c.model)
-		   AND (c.provider IS NULL OR d.provider = c.provider)
+		   AND costopt.scope_matches(c.user_id, c.project, c.model, c.provider,
+									 d.user_id, d.project, d.model, d.provider)
 		   AND d.minute >= c.p_start AND d.minute < c.p_end
 		 WHERE NOT c.from_raw AND c.is_active
 		 GROUP BY c.id
@@ -1366,6 +1387,11 @@ AS $$
 			   CASE WHEN l.raw IS NOT NULL THEN (l.raw).requests
 					ELSE l.current_requests + coalesce(l.pending_calls, 0) END AS live_calls
 		  FROM live l
+	), leveled AS (
+		SELECT v.*,
+			   costopt.budget_level_name(v.thresholds,
+										 costopt.budget_rank(v.thresholds, v.live_spend, v.limit_usd)) AS level
+		  FROM valued v
 	)
 	SELECT v.id, v.organization_id, v.name,
 		   jsonb_strip_nulls(jsonb_build_object('user_id', v.user_id, 'project', v.project,
@@ -1377,20 +1403,16 @@ AS $$
 		   pr.daily_burn_rate, pr.projected_spend, pr.method, pr.exhaustion_date,
 		   pr.days_until_exhaustion,
 		   pr.projected_spend <= v.limit_usd,
-		   costopt.budget_level_name(v.thresholds,
-									 (SELECT count(*) FROM unnest(v.thresholds) t
-									   WHERE v.live_spend >= t * v.limit_usd)::integer),
+		   v.level,
 		   CASE WHEN NOT v.is_active THEN 'inactive'
 				WHEN v.p_start > now() THEN 'scheduled'
 				WHEN v.paused_at IS NOT NULL
 					 AND NOT (v.paused_reason = 'exceeded' AND v.np IS NOT NULL) THEN 'paused'
-				ELSE replace(costopt.budget_level_name(v.thresholds,
-													   (SELECT count(*) FROM unnest(v.thresholds) t
-														 WHERE v.live_spend >= t * v.limit_usd)::integer),
-							 'none', 'ok')
+				WHEN v.level = 'none' THEN 'ok'
+				ELSE v.level
 		   END,
 		   v.enforcement, v.is_active, v.paused_at, v.paused_reason, v.last_calculated_at
-	  FROM valued v,
+	  FROM leveled v,
 		   LATERAL costopt.budget_projection(v.organization_id,
 											 v.user_id IS NULL AND v.project IS NULL
 											 AND v.model IS NULL AND v.provider IS NULL,
