@@ -47,6 +47,8 @@ INSTALL_SQL = \
 	sql/install/70_retention.sql \
 	sql/install/80_statistics.sql \
 	sql/install/85_budgets.sql \
+	sql/install/87_recommendations.sql \
+	sql/install/88_chargeback.sql \
 	sql/install/92_scheduler.sql \
 	sql/install/90_seed_prices.sql
 
@@ -69,8 +71,8 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL)
-	cat $^ > $@
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) Makefile
+	cat $(INSTALL_SQL) > $@
 
 # pgTAP suites; connection settings come from the usual PG* variables.
 PROVE_DB ?= costopt_tap

@@ -37,6 +37,21 @@ static int	costopt_refresh_rollups_interval = 300;
 static int	costopt_refresh_budgets_interval = 900;
 static int	costopt_forecasts_interval = 86400;
 static int	costopt_cleanup_interval = 86400;
+static int	costopt_recommendations_interval = 604800;
+static int	costopt_savings_detection_interval = 86400;
+
+/*
+ * Recommendation rules (sql/install/87_recommendations.sql reads them with
+ * current_setting(); doc/recommendations.md).  Only defined here so that the
+ * reserved costopt prefix accepts them and they are validated.
+ */
+static double costopt_downgrade_quality_margin = 0.05;
+static double costopt_prompt_bloat_factor = 2.0;
+static double costopt_recommendation_min_savings = 1.0;
+static double costopt_spike_threshold = 5.0;
+static int	costopt_response_cache_window = 3600;
+static char *costopt_batch_operations = NULL;
+static char *costopt_prompt_tag = NULL;
 
 typedef struct JobIntervalSetting
 {
@@ -59,6 +74,12 @@ static const JobIntervalSetting job_intervals[] = {
 	{"costopt.cleanup_interval",
 		"How often the scheduler worker runs the cleanup job.",
 		&costopt_cleanup_interval, 86400},
+	{"costopt.recommendations_interval",
+		"How often the scheduler worker runs the recommendations job.",
+		&costopt_recommendations_interval, 604800},
+	{"costopt.savings_detection_interval",
+		"How often the scheduler worker runs the savings_detection job.",
+		&costopt_savings_detection_interval, 86400},
 };
 
 static const struct config_enum_entry missing_price_options[] = {
@@ -160,6 +181,65 @@ costopt_guc_init(void)
 								PGC_SIGHUP,
 								GUC_UNIT_S,
 								NULL, NULL, NULL);
+
+	DefineCustomRealVariable("costopt.downgrade_quality_margin",
+							 "How much lower a cheaper model's quality score may be for a model_downgrade recommendation.",
+							 "A model is an adequate replacement when its quality_score is at least the "
+							 "current model's minus this margin (scores are on a 0-1 scale).",
+							 &costopt_downgrade_quality_margin,
+							 0.05, 0.0, 1.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("costopt.prompt_bloat_factor",
+							 "How many times the norm a project's median prompt must be for a prompt_optimization recommendation.",
+							 "The norm is the median prompt of the same operation in the organisation's "
+							 "other projects.",
+							 &costopt_prompt_bloat_factor,
+							 2.0, 1.0, 1000.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("costopt.recommendation_min_savings",
+							 "Smallest monthly saving, in USD, worth a recommendation or a savings opportunity.",
+							 NULL,
+							 &costopt_recommendation_min_savings,
+							 1.0, 0.0, 1e12,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("costopt.spike_threshold",
+							 "How many robust standard deviations above a user's median hour make a spend spike.",
+							 "Spikes past this threshold make a rate_limiting recommendation.",
+							 &costopt_spike_threshold,
+							 5.0, 1.0, 1000.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("costopt.response_cache_window",
+							"How close two identical requests must be for the second to count as cacheable.",
+							"The time-to-live a response cache would need; a repeat of the same "
+							"request_hash and model within it is a response_caching saving.",
+							&costopt_response_cache_window,
+							3600, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("costopt.batch_operations",
+							   "Operations treated as non-interactive, so eligible for batch prices.",
+							   "Comma-separated operation names; calls tagged interactive=false count too.",
+							   &costopt_batch_operations,
+							   "batch,backfill,eval,evaluation,classification,extraction,labeling,embedding",
+							   PGC_USERSET, GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("costopt.prompt_tag",
+							   "Usage tag that names a call's prompt template, for prompt_caching.",
+							   "Calls sharing a value of this tag share their prompt prefix.",
+							   &costopt_prompt_tag,
+							   "prompt_id",
+							   PGC_USERSET, 0,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("costopt");
 }

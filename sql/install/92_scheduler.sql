@@ -456,4 +456,11 @@ VALUES
 	('cleanup', 'SELECT costopt.cleanup_job()',
 	 'Creates the next months'' partitions, applies retention (raw calls 90 days, rollups 2 years) '
 	 'and trims job history (90 days); rows: the rows removed',
-	 'costopt.cleanup_interval', '30 3 * * *', 'seed');
+	 'costopt.cleanup_interval', '30 3 * * *', 'seed'),
+	('recommendations', 'SELECT costopt.recommendations_job()',
+	 'Recommendations for every organisation with calls in the last 30 days, archives those finished '
+	 '180 days ago; rows: the open recommendations',
+	 'costopt.recommendations_interval', '0 3 * * 0', 'seed'),
+	('savings_detection', 'SELECT costopt.savings_detection_job()',
+	 'Savings opportunities for every organisation with calls in the last 30 days; rows: the open opportunities',
+	 'costopt.savings_detection_interval', '0 4 * * *', 'seed');

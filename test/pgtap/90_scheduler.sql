@@ -93,10 +93,14 @@ SELECT results_eq($$SELECT name, command, interval_setting, cron_schedule, enabl
 							'costopt.cleanup_interval'::text, '30 3 * * *'::text, true, 'seed'::text),
 						   ('forecasts', 'SELECT costopt_run_forecasts()', 'costopt.forecasts_interval',
 							'0 2 * * *', true, 'seed'),
+						   ('recommendations', 'SELECT costopt.recommendations_job()',
+							'costopt.recommendations_interval', '0 3 * * 0', true, 'seed'),
 						   ('refresh_budgets', 'SELECT (costopt_refresh_budgets()).budgets',
 							'costopt.refresh_budgets_interval', '*/15 * * * *', true, 'seed'),
 						   ('refresh_rollups', 'SELECT (costopt_refresh_rollups()).calls',
-							'costopt.refresh_rollups_interval', '*/5 * * * *', true, 'seed')$$,
+							'costopt.refresh_rollups_interval', '*/5 * * * *', true, 'seed'),
+						   ('savings_detection', 'SELECT costopt.savings_detection_job()',
+							'costopt.savings_detection_interval', '0 4 * * *', true, 'seed')$$,
 				  'the seed jobs: commands, interval settings and pg_cron schedules');
 SELECT is((SELECT count(*)::int FROM costopt.jobs WHERE description IS NULL), 0, 'every seed job is described');
 SELECT results_eq($$SELECT name, setting, boot_val, unit, context, vartype FROM pg_settings
@@ -121,7 +125,9 @@ SELECT is((SELECT count(*)::int FROM costopt.jobs j
 		  'every seed job''s interval setting is a defined setting');
 SELECT results_eq($$SELECT job, run_interval FROM costopt.v_job_status ORDER BY job$$,
 				  $$VALUES ('cleanup'::text, interval '1 day'), ('forecasts', interval '1 day'),
-						   ('refresh_budgets', interval '15 min'), ('refresh_rollups', interval '5 min')$$,
+						   ('recommendations', interval '7 days'),
+						   ('refresh_budgets', interval '15 min'), ('refresh_rollups', interval '5 min'),
+						   ('savings_detection', interval '1 day')$$,
 				  'the view reads each job''s interval from its setting');
 SET tap_sched.every = '90';
 SELECT is(costopt.job_interval('tap_sched.every'), interval '90 s', 'job_interval: a number is seconds');
@@ -173,7 +179,7 @@ SELECT is(current_setting('tap.priv_jobs'), '42501', 'a role without the grant c
 SELECT is(pg_temp.error_message($$SELECT costopt_run_job('tap_nope')$$),
 		  '22023: job "tap_nope" does not exist', 'an unknown job: 22023');
 SELECT is(pg_temp.error_hint($$SELECT costopt_run_job('tap_nope')$$),
-		  '22023: The jobs are cleanup, forecasts, refresh_budgets, refresh_rollups.',
+		  '22023: The jobs are cleanup, forecasts, recommendations, refresh_budgets, refresh_rollups, savings_detection.',
 		  'the hint lists the jobs');
 SELECT is(pg_temp.sqlstate_of($$SELECT costopt_run_job(NULL)$$), '22004', 'a NULL job: 22004');
 SELECT is(pg_temp.sqlstate_of($$SELECT costopt_run_job('cleanup', NULL)$$), '22004', 'a NULL runner: 22004');

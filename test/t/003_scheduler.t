@@ -92,7 +92,7 @@ reload
 q $db "CREATE EXTENSION costopt" >/dev/null
 wait_for $db "SELECT count(*) > 0 FROM costopt.job_runs WHERE job = 'refresh_rollups' AND runner = 'worker' AND status = 'succeeded'" 20
 ok $? "after CREATE EXTENSION the worker runs refresh_rollups"
-[ "$(q $db "SELECT string_agg(DISTINCT job, ',' ORDER BY job) FROM costopt.job_runs WHERE runner = 'worker'")" = "cleanup,forecasts,refresh_budgets,refresh_rollups" ]
+[ "$(q $db "SELECT string_agg(DISTINCT job, ',' ORDER BY job) FROM costopt.job_runs WHERE runner = 'worker'")" = "cleanup,forecasts,recommendations,refresh_budgets,refresh_rollups,savings_detection" ]
 ok $? "the first round ran every job once due (the budget job may fail until it exists)"
 
 usage tap-worker 40
@@ -161,13 +161,13 @@ ok $? "after CREATE EXTENSION again the same scheduler runs the jobs ($(sched_pi
 # pg_cron 1.4 has no seconds schedules: every minute
 q $db "UPDATE costopt.jobs SET cron_schedule = '* * * * *' WHERE name = 'refresh_rollups'" >/dev/null
 res=$(q $db "SELECT string_agg(job || '=' || cron_job_name, ',' ORDER BY job) FROM costopt_schedule_cron()")
-[ "$res" = "cleanup=costopt:$db:cleanup,forecasts=costopt:$db:forecasts,refresh_budgets=costopt:$db:refresh_budgets,refresh_rollups=costopt:$db:refresh_rollups" ]
+[ "$res" = "cleanup=costopt:$db:cleanup,forecasts=costopt:$db:forecasts,recommendations=costopt:$db:recommendations,refresh_budgets=costopt:$db:refresh_budgets,refresh_rollups=costopt:$db:refresh_rollups,savings_detection=costopt:$db:savings_detection" ]
 ok $? "costopt_schedule_cron registers the enabled jobs ($res)"
 cron_jobs() {
 	q postgres "SELECT string_agg(jobname || '|' || schedule || '|' || command, ',' ORDER BY jobname)
 	            FROM cron.job WHERE database = '$db'"
 }
-[ "$(cron_jobs)" = "costopt:$db:cleanup|30 3 * * *|SELECT public.costopt_run_job('cleanup', 'cron'),costopt:$db:forecasts|0 2 * * *|SELECT public.costopt_run_job('forecasts', 'cron'),costopt:$db:refresh_budgets|*/15 * * * *|SELECT public.costopt_run_job('refresh_budgets', 'cron'),costopt:$db:refresh_rollups|* * * * *|SELECT public.costopt_run_job('refresh_rollups', 'cron')" ]
+[ "$(cron_jobs)" = "costopt:$db:cleanup|30 3 * * *|SELECT public.costopt_run_job('cleanup', 'cron'),costopt:$db:forecasts|0 2 * * *|SELECT public.costopt_run_job('forecasts', 'cron'),costopt:$db:recommendations|0 3 * * 0|SELECT public.costopt_run_job('recommendations', 'cron'),costopt:$db:refresh_budgets|*/15 * * * *|SELECT public.costopt_run_job('refresh_budgets', 'cron'),costopt:$db:refresh_rollups|* * * * *|SELECT public.costopt_run_job('refresh_rollups', 'cron'),costopt:$db:savings_detection|0 4 * * *|SELECT public.costopt_run_job('savings_detection', 'cron')" ]
 ok $? "the jobs are in cron.job of database postgres, to run in $db"
 ids=$(q postgres "SELECT string_agg(jobid::text, ',' ORDER BY jobid) FROM cron.job WHERE database = '$db'")
 q $db "SELECT count(*) FROM costopt_schedule_cron()" >/dev/null
@@ -190,7 +190,7 @@ ok $? "pg_cron runs costopt_run_job(refresh_rollups, cron) on the minute"
 ok $? "the calls inserted meanwhile reached the rollups through pg_cron's run ($(hourly tap-cron) of 25)"
 
 res=$(q $db "SELECT string_agg(cron_job_name, ',' ORDER BY cron_job_name) FROM costopt_unschedule_cron()")
-[ "$res" = "costopt:$db:cleanup,costopt:$db:forecasts,costopt:$db:refresh_budgets,costopt:$db:refresh_rollups" ] &&
+[ "$res" = "costopt:$db:cleanup,costopt:$db:forecasts,costopt:$db:recommendations,costopt:$db:refresh_budgets,costopt:$db:refresh_rollups,costopt:$db:savings_detection" ] &&
 	[ -z "$(cron_jobs)" ] && [ "$(q $db "SELECT mode FROM costopt.scheduler_state")" = worker ]
 ok $? "costopt_unschedule_cron removes the pg_cron jobs and gives the jobs back to the worker"
 [ "$(q $db "SELECT count(*) FROM costopt_unschedule_cron()")" = 0 ]
@@ -205,8 +205,8 @@ q postgres "BEGIN; SELECT count(*) FROM costopt_schedule_cron(); ROLLBACK;" >/de
 [ "$(q postgres "SELECT count(*) FROM cron.job WHERE database = 'postgres' AND jobname LIKE 'costopt:%'")" = 0 ]
 ok $? "in pg_cron's database a rolled-back costopt_schedule_cron leaves no pg_cron job"
 q postgres "SELECT count(*) FROM costopt_schedule_cron()" >/dev/null
-[ "$(q postgres "SELECT count(*) FROM cron.job WHERE database = 'postgres' AND jobname LIKE 'costopt:postgres:%'")" = 4 ] &&
-	[ "$(q postgres "SELECT count(*) FROM costopt_unschedule_cron()")" = 4 ] &&
+[ "$(q postgres "SELECT count(*) FROM cron.job WHERE database = 'postgres' AND jobname LIKE 'costopt:postgres:%'")" = 6 ] &&
+	[ "$(q postgres "SELECT count(*) FROM costopt_unschedule_cron()")" = 6 ] &&
 	[ "$(q postgres "SELECT count(*) FROM cron.job WHERE jobname LIKE 'costopt:%'")" = 0 ]
 ok $? "in pg_cron's database costopt_schedule_cron and costopt_unschedule_cron work directly"
 q postgres "DROP EXTENSION costopt" >/dev/null
