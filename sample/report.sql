@@ -89,6 +89,37 @@ SELECT organization_id AS organisation, name, period_type AS period,
 \echo '== Budget alerts (costopt.budget_alerts) =='
 SELECT organization_id AS organisation, level, message FROM costopt.budget_alerts ORDER BY id;
 
+\echo '== Top recommendations, 3 per organisation (costopt.v_top_recommendations) =='
+SELECT organization_id AS organisation, rank, recommendation_type AS type, title,
+	   to_char(estimated_savings, 'FM$999,999,990.00') || '/month' AS saves,
+	   priority_score AS priority, implementation_difficulty AS effort, quality_impact AS quality
+  FROM costopt.v_top_recommendations
+ WHERE rank <= 3
+ ORDER BY organisation, rank;
+
+\echo '== Savings found per organisation (costopt.cost_recommendations, costopt.savings_opportunities) =='
+SELECT r.organization_id AS organisation, count(*) AS recommendations,
+	   to_char(sum(r.estimated_savings), 'FM$999,999,990.00') || '/month' AS sum_of_savings,
+	   (SELECT count(*) FROM costopt.savings_opportunities o
+		 WHERE o.organization_id = r.organization_id AND o.status = 'open') AS opportunities
+  FROM costopt.cost_recommendations r
+ WHERE r.status IN ('pending', 'accepted')
+ GROUP BY r.organization_id
+ ORDER BY sum(r.estimated_savings) DESC;
+
+\echo '== Chargeback by project, last 30 days, acme-corp (costopt_chargeback) =='
+SELECT coalesce(allocation_key, '(no project)') AS project, requests,
+	   to_char(direct_cost, 'FM$999,999,990.00') AS direct,
+	   to_char(allocated_cost, 'FM$999,999,990.00') AS allocated,
+	   to_char(total_cost, 'FM$999,999,990.00') AS charged, share_percent
+  FROM costopt_chargeback('acme-corp', now() - interval '30 days', now(), 'project');
+
+\echo '== Invoice, last calendar month, acme-corp, 10 % discount, 20 % tax (costopt_invoice) =='
+SELECT i ->> 'subtotal' AS subtotal, i ->> 'discount_amount' AS discount, i ->> 'tax' AS tax,
+	   i ->> 'total' AS total, jsonb_array_length(i -> 'line_items') AS lines
+  FROM costopt_invoice('acme-corp', date_trunc('month', now()) - interval '1 month',
+					   date_trunc('month', now()), 0.10, 0.20) i;
+
 SELECT CASE count(*) WHEN 0 THEN 'rollups verified against the raw log: exact'
 					 ELSE count(*) || ' differences between rollups and raw log' END AS rollup_check
   FROM costopt_verify_rollups();

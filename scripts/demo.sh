@@ -33,4 +33,6 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SELECT * FROM costopt_refresh_roll
 log "storing forecasts and refreshing the budgets"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SELECT costopt_run_forecasts('{7,30}')" \
 	-c "SELECT * FROM costopt_refresh_budgets()"
+log "looking for savings (recommendations and opportunities jobs)"
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SELECT costopt.recommendations_job(), costopt.savings_detection_job()"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -f sample/report.sql
