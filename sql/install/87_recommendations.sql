@@ -104,6 +104,31 @@ COMMENT ON COLUMN costopt.cost_recommendations.estimated_savings IS
 COMMENT ON COLUMN costopt.cost_recommendations.actual_savings IS
 	'Monthly USD saving measured by costopt_verify_recommendation (spend of the scope before and after)';
 
+-- Raises 55000 unless the lifecycle lets a recommendation move from one
+-- state to another (a move to the state it is in is refused too, except
+-- verified, which re-measures).
+CREATE FUNCTION costopt.recommendation_check_move(id bigint, from_status text, to_status text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT to_status = ANY (costopt.recommendation_next_states(from_status)) THEN
+		RAISE EXCEPTION 'recommendation % is %, it cannot become %', id, from_status, to_status
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = CASE WHEN cardinality(costopt.recommendation_next_states(from_status)) = 0
+								THEN format('Recommendations in state %s are final.', from_status)
+								ELSE format('From %s it may become: %s.', from_status,
+											array_to_string(costopt.recommendation_next_states(from_status), ', '))
+						   END,
+				  HINT = 'Recommendations move pending -> accepted -> implemented -> verified -> archived; '
+						 'pending or accepted ones may be rejected (with a reason).';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION costopt.recommendation_check_move(bigint, text, text) IS
+	'Raises 55000 unless the recommendation lifecycle allows the move';
+
 -- Enforces the lifecycle on every change of status, whoever makes it, and
 -- stamps the moves.
 CREATE FUNCTION costopt.recommendation_transition()
@@ -113,17 +138,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF NEW.status IS DISTINCT FROM OLD.status OR NEW.status = 'verified' THEN
-		IF NOT NEW.status = ANY (costopt.recommendation_next_states(OLD.status)) THEN
-			RAISE EXCEPTION 'recommendation % is %, it cannot become %', OLD.id, OLD.status, NEW.status
-				USING ERRCODE = 'object_not_in_prerequisite_state',
-					  DETAIL = CASE WHEN cardinality(costopt.recommendation_next_states(OLD.status)) = 0
-									THEN format('A %s recommendation is final.', OLD.status)
-									ELSE format('From %s it may become: %s.', OLD.status,
-												array_to_string(costopt.recommendation_next_states(OLD.status), ', '))
-							   END,
-					  HINT = 'Recommendations move pending -> accepted -> implemented -> verified -> archived; '
-							 'pending or accepted ones may be rejected (with a reason).';
-		END IF;
+		PERFORM costopt.recommendation_check_move(OLD.id, OLD.status, NEW.status);
 		CASE NEW.status
 			WHEN 'accepted' THEN NEW.accepted_at := coalesce(NEW.accepted_at, now());
 			WHEN 'rejected' THEN NEW.rejected_at := now();
@@ -226,7 +241,7 @@ BEGIN
 			RAISE EXCEPTION 'savings opportunity % is %, it cannot become %', OLD.id, OLD.status, NEW.status
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  DETAIL = CASE WHEN cardinality(costopt.opportunity_next_states(OLD.status)) = 0
-									THEN format('A %s opportunity is final.', OLD.status)
+									THEN format('Opportunities in state %s are final.', OLD.status)
 									ELSE format('From %s it may become: %s.', OLD.status,
 												array_to_string(costopt.opportunity_next_states(OLD.status), ', '))
 							   END,
@@ -841,6 +856,8 @@ DECLARE
 	monthly_savings numeric;
 	monthly_cost numeric;
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(org, '{org_admin}');
 	PERFORM costopt.check_analysis_args(org, days, as_of);
 	-- one analysis of an organisation at a time
 	PERFORM pg_advisory_xact_lock(hashtext('costopt.recommendations'), hashtext(org));
@@ -853,8 +870,8 @@ BEGIN
 			SELECT 1 FROM costopt.cost_recommendations x
 			 WHERE x.organization_id = org AND x.recommendation_type = f.kind
 			   AND x.scope_key = f.scope_key
-			   AND ((x.status = 'rejected' AND x.rejected_at > now() - interval '90 days')
-					OR (x.status IN ('implemented', 'verified') AND x.implemented_at > from_time)));
+			   AND (x.rejected_at > now() - interval '90 days'
+					OR (x.status IN ('implemented', 'verified', 'archived') AND x.implemented_at > from_time)));
 		monthly_savings := round(f.window_savings * month_factor, 6);
 		monthly_cost := round(f.window_cost * month_factor, 6);
 		INSERT INTO costopt.cost_recommendations AS r
@@ -951,6 +968,7 @@ AS $$
 DECLARE
 	r costopt.cost_recommendations := costopt.recommendation_for_update(recommendation_id);
 BEGIN
+	PERFORM costopt.recommendation_check_move(r.id, r.status, 'accepted');
 	UPDATE costopt.cost_recommendations x
 	   SET status = 'accepted', accepted_by = costopt_accept_recommendation.accepted_by
 	 WHERE x.id = r.id RETURNING * INTO r;
@@ -968,6 +986,7 @@ AS $$
 DECLARE
 	r costopt.cost_recommendations := costopt.recommendation_for_update(recommendation_id);
 BEGIN
+	PERFORM costopt.recommendation_check_move(r.id, r.status, 'rejected');
 	IF reason IS NULL OR btrim(reason) = '' THEN
 		RAISE EXCEPTION 'rejecting a recommendation needs a reason'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -992,6 +1011,7 @@ AS $$
 DECLARE
 	r costopt.cost_recommendations := costopt.recommendation_for_update(recommendation_id);
 BEGIN
+	PERFORM costopt.recommendation_check_move(r.id, r.status, 'implemented');
 	IF implemented_at IS NULL OR NOT isfinite(implemented_at) OR implemented_at > now() THEN
 		RAISE EXCEPTION 'implemented_at must be a finite time, not in the future'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -1016,6 +1036,7 @@ AS $$
 DECLARE
 	r costopt.cost_recommendations := costopt.recommendation_for_update(recommendation_id);
 BEGIN
+	PERFORM costopt.recommendation_check_move(r.id, r.status, 'archived');
 	UPDATE costopt.cost_recommendations x SET status = 'archived'
 	 WHERE x.id = r.id RETURNING * INTO r;
 	RETURN r;
@@ -1152,9 +1173,9 @@ SELECT r.organization_id,
 	   r.confidence_score, r.implementation_difficulty, r.quality_impact, r.recommended_action,
 	   r.description, r.valid_until, r.last_detected_at
   FROM costopt.cost_recommendations r
- WHERE r.status IN ('pending', 'accepted') AND r.valid_until > now();
+ WHERE r.status = 'accepted' OR (r.status = 'pending' AND r.valid_until > now());
 COMMENT ON VIEW costopt.v_top_recommendations IS
-	'Open (pending or accepted, still valid) recommendations ranked by priority within each organisation';
+	'Open recommendations (accepted ones, and pending ones still valid) ranked by priority within each organisation';
 
 -------------------------------------------------------------------------------
 -- Savings opportunities
@@ -1184,6 +1205,8 @@ DECLARE
 	o record;
 	seen text[] := '{}';
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(org, '{org_admin}');
 	PERFORM costopt.check_analysis_args(org, days, as_of);
 	PERFORM pg_advisory_xact_lock(hashtext('costopt.opportunities'), hashtext(org));
 	from_time := as_of - make_interval(days => days);
@@ -1199,7 +1222,8 @@ BEGIN
 				   CASE WHEN f.kind = 'response_caching' THEN NULL ELSE f.scope -> 'models' ->> 0 END AS model,
 				   f.*
 			  FROM costopt.find_savings(org, from_time, as_of) f
-			 WHERE f.kind <> 'rate_limiting'
+			 -- spend spikes and prompt bloat have no opportunity type of their own
+			 WHERE f.kind NOT IN ('rate_limiting', 'prompt_optimization')
 		)
 		SELECT f.type, coalesce(f.model, '*') AS key,
 			   CASE WHEN f.model IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(f.model) END AS models,
