@@ -42,6 +42,9 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/makefuncs.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -54,7 +57,14 @@ static bool watermark_valid = false;
 static bool inval_in_xact = false;
 static Oid	budgets_relid = InvalidOid;
 
-#define WATERMARK_QUERY \
+/*
+ * Through a SECURITY DEFINER function: the writer of a usage row may see
+ * only its own organisations' budgets (row-level security), but the
+ * watermark is one for the whole backend.
+ */
+#define WATERMARK_QUERY "SELECT costopt.budget_watermark()"
+/* the same before version 0.2.0 of the SQL objects (no such function yet) */
+#define WATERMARK_QUERY_0_1 \
 	"SELECT min(b.period_start) FROM costopt.budgets b WHERE b.is_active"
 
 /* The OID of costopt.budgets, or InvalidOid when it does not exist. */
@@ -64,6 +74,19 @@ budgets_oid(void)
 	Oid			nsp = get_namespace_oid("costopt", true);
 
 	return OidIsValid(nsp) ? get_relname_relid("budgets", nsp) : InvalidOid;
+}
+
+/*
+ * Whether costopt.budget_watermark() exists: a database still on version
+ * 0.1.0 of the extension (before ALTER EXTENSION costopt UPDATE) has the new
+ * library but not the function.
+ */
+static bool
+watermark_function_exists(void)
+{
+	List	   *name = list_make2(makeString("costopt"), makeString("budget_watermark"));
+
+	return OidIsValid(LookupFuncName(name, 0, NULL, true));
 }
 
 /*
@@ -90,7 +113,8 @@ watermark_load(void)
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	plan = SPI_prepare(WATERMARK_QUERY, 0, NULL);
+	plan = SPI_prepare(watermark_function_exists() ? WATERMARK_QUERY : WATERMARK_QUERY_0_1,
+					   0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for the budget watermark: %s",
 			 SPI_result_code_string(SPI_result));

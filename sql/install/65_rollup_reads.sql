@@ -90,6 +90,8 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(org);
 	IF org IS NULL OR from_time IS NULL OR to_time IS NULL THEN
 		RAISE EXCEPTION 'organization_id, from_time and to_time must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -209,6 +211,8 @@ DECLARE
 	tz text;
 	t timestamptz;
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(costopt_breakdown.organization_id);
 	IF dimension IS NULL OR dimension NOT IN ('model', 'user', 'provider') THEN
 		RAISE EXCEPTION 'unknown dimension "%"', dimension
 			USING ERRCODE = 'invalid_parameter_value',
@@ -254,6 +258,8 @@ DECLARE
 	f timestamptz;
 	t timestamptz;
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(costopt_trends.organization_id);
 	IF organization_id IS NULL THEN
 		RAISE EXCEPTION 'organization_id must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -352,6 +358,8 @@ DECLARE
 	tz text;
 	t timestamptz;
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(costopt_top_cost_drivers.organization_id);
 	IF days IS NULL OR days < 1 OR days > 1830 THEN
 		RAISE EXCEPTION 'days must be between 1 and 1830'
 			USING ERRCODE = 'invalid_parameter_value',

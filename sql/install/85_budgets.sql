@@ -265,6 +265,21 @@ COMMENT ON TABLE costopt.budget_deltas IS
 -- Validation, period set-up and the watermark
 -------------------------------------------------------------------------------
 
+-- The earliest period start of any active budget: usage before it counts
+-- for no budget, so the capture trigger writes no budget deltas for it
+-- (src/budget_watch.c).  SECURITY DEFINER because the watermark is one for
+-- every organisation while the writer of a usage row may see only its own
+-- organisations' budgets (doc/security.md).
+CREATE FUNCTION costopt.budget_watermark()
+RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT min(b.period_start) FROM costopt.budgets b WHERE b.is_active
+$$;
+COMMENT ON FUNCTION costopt.budget_watermark() IS
+	'Earliest period start of any active budget (all organisations); read by the capture trigger';
+
 CREATE FUNCTION costopt.budget_invalidate()
 RETURNS trigger
 LANGUAGE C
@@ -557,6 +572,8 @@ AS $$
 DECLARE
 	new_id bigint;
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(costopt_create_budget.organization_id, '{org_admin}');
 	INSERT INTO costopt.budgets AS b
 		(organization_id, name, description, user_id, project, model, provider, period_type,
 		 timezone, starts_at, ends_at, recurring, limit_usd, thresholds, alert_enabled,
@@ -1095,6 +1112,8 @@ DECLARE
 	ids bigint[];
 	d record;
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(costopt_reserve.organization_id, '{writer,org_admin}');
 	IF costopt_reserve.organization_id IS NULL THEN
 		RAISE EXCEPTION 'organization_id must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;

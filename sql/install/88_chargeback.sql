@@ -40,6 +40,8 @@ DECLARE
 	column_name text;
 	tag_key text;
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(costopt_chargeback.organization_id);
 	IF organization_id IS NULL OR from_time IS NULL OR to_time IS NULL OR dimension IS NULL THEN
 		RAISE EXCEPTION 'organization_id, from_time, to_time and dimension must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -139,6 +141,8 @@ AS $$
 DECLARE
 	doc jsonb;
 BEGIN
+	-- a clear error for another organisation (row-level security hides its rows anyway)
+	PERFORM costopt.require_organization(costopt_invoice.organization_id);
 	IF organization_id IS NULL OR from_time IS NULL OR to_time IS NULL
 	   OR discount IS NULL OR tax_rate IS NULL THEN
 		RAISE EXCEPTION 'organization_id, from_time, to_time, discount and tax_rate must not be null'

@@ -793,10 +793,8 @@ SELECT results_eq($$SELECT organization_id, total_cost, cost_status FROM costopt
 						   ('own-3', 0.0045, 'priced')$$,
 				  'the owner''s consistently costed rows are kept; an inconsistent one is priced');
 CREATE ROLE tap_gateway;
-GRANT USAGE ON SCHEMA costopt TO tap_gateway;
-GRANT SELECT ON costopt.model_pricing, costopt.model_aliases TO tap_gateway;
-GRANT INSERT, SELECT ON costopt.api_usage_logs TO tap_gateway;
-GRANT USAGE ON SEQUENCE costopt.api_usage_logs_id_seq TO tap_gateway;
+GRANT costopt_writer TO tap_gateway;
+INSERT INTO costopt.organization_members (member, organization_id, access) VALUES ('tap_gateway', 'gw-1', 'writer');
 SET ROLE tap_gateway;
 INSERT INTO costopt.api_usage_logs (created_at, organization_id, provider, model, input_tokens, output_tokens,
 									input_cost, output_cost, total_cost, pricing_id, cost_status)
