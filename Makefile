@@ -50,10 +50,14 @@ INSTALL_SQL = \
 	sql/install/87_recommendations.sql \
 	sql/install/88_chargeback.sql \
 	sql/install/92_scheduler.sql \
+	sql/install/95_security.sql \
 	sql/install/90_seed_prices.sql
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# Released versions' install scripts are frozen in sql/released/; upgrade
+# scripts (sql/costopt--<old>--<new>.sql) lead from each to the next.
+DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql)) \
+	$(wildcard sql/released/$(EXTENSION)--*.sql)
 DOCS = $(wildcard doc/*.md)
 
 # pg_regress: explicit, ordered; the first file creates the extension.
