@@ -1204,6 +1204,7 @@ DECLARE
 	min_monthly numeric := current_setting('costopt.recommendation_min_savings')::numeric;
 	o record;
 	seen text[] := '{}';
+	scope_models text[];
 BEGIN
 	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(org, '{org_admin}');
@@ -1240,6 +1241,11 @@ BEGIN
 	LOOP
 		CONTINUE WHEN o.window_savings * month_factor < min_monthly;
 		seen := seen || (o.type || ' ' || o.key);
+		-- the models every scope names, to find the affected users quickly
+		scope_models := CASE WHEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(o.scopes) sc
+												WHERE NOT sc.value ? 'models')
+							 THEN ARRAY(SELECT DISTINCT jsonb_array_elements_text(sc.value -> 'models')
+										  FROM jsonb_array_elements(o.scopes) sc) END;
 		INSERT INTO costopt.savings_opportunities AS s
 			(organization_id, opportunity_type, opportunity_key, title, description,
 			 affected_models, affected_users, affected_period, current_monthly_cost,
@@ -1262,6 +1268,8 @@ BEGIN
 								  WHERE l.organization_id = org
 									AND l.created_at >= from_time AND l.created_at < as_of
 									AND l.user_id IS NOT NULL
+									-- cheap pre-filter on the models the scopes name
+									AND (scope_models IS NULL OR l.model = ANY (scope_models))
 									AND EXISTS (SELECT 1 FROM jsonb_array_elements(o.scopes) sc
 												 WHERE costopt.in_scope(l, sc.value))
 								  GROUP BY l.user_id
