@@ -861,7 +861,8 @@ BEGIN
 	PERFORM costopt.check_analysis_args(org, days, as_of);
 	-- one analysis of an organisation at a time
 	PERFORM pg_advisory_xact_lock(hashtext('costopt.recommendations'), hashtext(org));
-	from_time := as_of - make_interval(days => days);
+	-- days of 24 hours: the window must not depend on the session's time zone
+	from_time := as_of - days * interval '24 hours';
 	month_factor := 30.0 / days;
 
 	FOR f IN SELECT * FROM costopt.find_savings(org, from_time, as_of) LOOP
@@ -1076,7 +1077,7 @@ BEGIN
 		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	span := least(as_of - r.implemented_at,
-				  make_interval(days => coalesce((r.analysis_data ->> 'window_days')::integer, 30)));
+				  coalesce((r.analysis_data ->> 'window_days')::integer, 30) * interval '24 hours');
 	IF span < interval '1 day' THEN
 		RAISE EXCEPTION 'recommendation % was implemented less than a day before %', r.id, as_of
 			USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -1210,7 +1211,8 @@ BEGIN
 	PERFORM costopt.require_organization(org, '{org_admin}');
 	PERFORM costopt.check_analysis_args(org, days, as_of);
 	PERFORM pg_advisory_xact_lock(hashtext('costopt.opportunities'), hashtext(org));
-	from_time := as_of - make_interval(days => days);
+	-- days of 24 hours: the window must not depend on the session's time zone
+	from_time := as_of - days * interval '24 hours';
 	month_factor := 30.0 / days;
 
 	FOR o IN
