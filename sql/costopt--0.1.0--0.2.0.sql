@@ -11,7 +11,7 @@
 -- changed in 0.2.0 (65_rollup_reads.sql)
 CREATE OR REPLACE FUNCTION costopt.check_range(org text, INOUT from_time timestamptz,
 									INOUT to_time timestamptz)
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -342,6 +342,97 @@ BEGIN
 END;
 $$;
 
+-- new in 0.2.0 (80_statistics.sql)
+CREATE FUNCTION costopt.forecast_money(x float8)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN x IS NULL OR x = 'NaN' THEN NULL
+				ELSE round(least(greatest(x, -999999999999), 999999999999)::numeric, 6) END
+$$;
+COMMENT ON FUNCTION costopt.forecast_money(float8) IS
+	'A forecast figure rounded to 6 decimals and capped at +/- 10^12 USD for storage';
+
+-- changed in 0.2.0 (80_statistics.sql)
+CREATE OR REPLACE FUNCTION @extschema@.costopt_run_forecasts(horizons integer[] DEFAULT '{7,30}',
+												 level float8 DEFAULT 0.95)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+DECLARE
+	tz text;
+	today date;
+	written bigint;
+BEGIN
+	IF horizons IS NULL OR cardinality(horizons) = 0 OR level IS NULL THEN
+		RAISE EXCEPTION 'horizons and level must not be null or empty'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- validates each horizon and the level once, before the work
+	PERFORM costopt.forecast_summary('{}', '{}', h, 'auto', level) FROM unnest(horizons) h;
+	PERFORM @extschema@.costopt_refresh_rollups();
+	tz := costopt.rollup_timezone();
+	today := (now() AT TIME ZONE tz)::date;
+
+	WITH spend AS (
+		SELECT c.organization_id AS org, (c.period_start AT TIME ZONE tz)::date AS d,
+			   sum(c.total_cost)::float8 AS v
+		  FROM costopt.cost_analysis c
+		 WHERE c.period_type = 'daily'
+		   AND c.period_start >= (today - 365)::timestamp AT TIME ZONE tz
+		   AND c.period_start < today::timestamp AT TIME ZONE tz
+		 GROUP BY 1, 2
+	), series AS (
+		SELECT f.org, array_agg(g::date ORDER BY g) AS days,
+			   array_agg(coalesce(s.v, 0) ORDER BY g) AS vals
+		  FROM (SELECT org, min(d) AS first FROM spend GROUP BY org) f
+		 CROSS JOIN LATERAL generate_series(f.first, today - 1, interval '1 day') g
+		  LEFT JOIN spend s ON s.org = f.org AND s.d = g::date
+		 GROUP BY f.org
+	)
+	-- the forecast is a function in FROM, so it runs once per organisation
+	-- and horizon (a (f(...)).field per column would run it per column)
+	INSERT INTO costopt.cost_forecasts AS cf
+		(organization_id, forecast_date, forecast_horizon_days, predicted_cost,
+		 confidence_lower, confidence_upper, confidence_level, forecast_model, model_accuracy,
+		 historical_days_used, seasonality_detected, seasonality_strength, trend_direction,
+		 trend_strength, daily_predicted, daily_lower, daily_upper)
+	SELECT s.org, r.first_day, h, costopt.forecast_money(r.total),
+		   costopt.forecast_money(r.total_lower), costopt.forecast_money(r.total_upper),
+		   level, r.method, round(r.accuracy::numeric, 4), r.history_days,
+		   r.seasonality_strength >= 0.4, round(r.seasonality_strength::numeric, 4),
+		   r.trend_direction, round(r.trend_strength::numeric, 4),
+		   ARRAY(SELECT costopt.forecast_money(x) FROM unnest(r.predicted) WITH ORDINALITY u(x, i) ORDER BY i),
+		   ARRAY(SELECT costopt.forecast_money(x) FROM unnest(r.lower) WITH ORDINALITY u(x, i) ORDER BY i),
+		   ARRAY(SELECT costopt.forecast_money(x) FROM unnest(r.upper) WITH ORDINALITY u(x, i) ORDER BY i)
+	  FROM series s
+	 CROSS JOIN unnest(horizons) h
+	 CROSS JOIN LATERAL costopt.forecast_summary(s.days, s.vals, h, 'auto', level) r
+	 WHERE r.method IS NOT NULL
+	ON CONFLICT ON CONSTRAINT cost_forecasts_key DO UPDATE
+	   SET predicted_cost = excluded.predicted_cost,
+		   confidence_lower = excluded.confidence_lower,
+		   confidence_upper = excluded.confidence_upper,
+		   confidence_level = excluded.confidence_level,
+		   forecast_model = excluded.forecast_model,
+		   model_accuracy = excluded.model_accuracy,
+		   historical_days_used = excluded.historical_days_used,
+		   seasonality_detected = excluded.seasonality_detected,
+		   seasonality_strength = excluded.seasonality_strength,
+		   trend_direction = excluded.trend_direction,
+		   trend_strength = excluded.trend_strength,
+		   daily_predicted = excluded.daily_predicted,
+		   daily_lower = excluded.daily_lower,
+		   daily_upper = excluded.daily_upper,
+		   created_at = now();
+	GET DIAGNOSTICS written = ROW_COUNT;
+	RETURN written;
+END;
+$$;
+
 -- changed in 0.2.0 (80_statistics.sql)
 CREATE OR REPLACE FUNCTION @extschema@.costopt_forecast_accuracy(organization_id text,
 													 days integer DEFAULT 30)
@@ -463,6 +554,266 @@ BEGIN
 		 '-infinity', 'infinity')
 	RETURNING b.id INTO new_id;
 	RETURN new_id;
+END;
+$$;
+
+-- changed in 0.2.0 (85_budgets.sql)
+CREATE OR REPLACE FUNCTION @extschema@.costopt_refresh_budgets(OUT budgets bigint,
+													OUT delta_rows bigint,
+													OUT rolled_over bigint,
+													OUT alerts bigint,
+													OUT paused bigint,
+													OUT expired_reservations bigint)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cutoff timestamptz;
+	fired_ids bigint[];
+BEGIN
+	PERFORM pg_advisory_xact_lock(hashtext('costopt.refresh_budgets'));
+	-- every writer of budget rows locks them in id order (costopt_reserve
+	-- and costopt_release too), so the updates below cannot deadlock with a
+	-- reservation; reservations wait for this refresh instead
+	PERFORM 1 FROM costopt.budgets b ORDER BY b.id FOR NO KEY UPDATE;
+	-- deltas of calls up to the end of the current minute are applied now;
+	-- later ones (clocks running ahead) wait for their period
+	cutoff := date_trunc('minute', now()) + interval '1 minute';
+
+	-- finished reservations are kept for a week, for audits
+	DELETE FROM costopt.budget_reservations r
+	 WHERE r.status IN ('closed', 'released', 'expired') AND r.created_at < now() - interval '7 days';
+
+	-- 1. reservations whose call never came give their money back
+	WITH gone AS (
+		UPDATE costopt.budget_reservations r
+		   SET status = 'expired'
+		 WHERE r.status = 'active' AND r.expires_at <= now()
+		RETURNING r.budget_ids, r.estimated_cost
+	), per_budget AS (
+		SELECT x.id, sum(g.estimated_cost) AS amount
+		  FROM gone g, unnest(g.budget_ids) AS x(id)
+		 GROUP BY x.id
+	), released AS (
+		UPDATE costopt.budgets b SET reserved = greatest(b.reserved - p.amount, 0)
+		  FROM per_budget p
+		 WHERE b.id = p.id
+		RETURNING b.id
+	)
+	SELECT count(*) INTO expired_reservations FROM gone;
+
+	-- 2. one statement, so one snapshot: pending deltas, settled
+	--    reservations, period roll-over and spend taken from the raw log all
+	--    see the same committed calls
+	WITH consumed AS (
+		DELETE FROM costopt.budget_deltas d WHERE d.minute < cutoff RETURNING d.*
+	), absorbed AS (
+		UPDATE costopt.budget_reservations r SET status = 'closed'
+		 WHERE r.status = 'settled'
+		RETURNING r.budget_ids, r.estimated_cost
+	), absorbed_per_budget AS (
+		SELECT x.id, sum(a.estimated_cost) AS amount
+		  FROM absorbed a, unnest(a.budget_ids) AS x(id)
+		 GROUP BY x.id
+	), periods AS MATERIALIZED (
+		-- the next period only for budgets whose period is over (the CASE
+		-- keeps the others from computing one)
+		SELECT b.*, b.period_end <= now() AS rolls,
+			   CASE WHEN b.period_end <= now() AND b.recurring
+					THEN costopt.budget_period(b.period_type, b.timezone, b.starts_at, b.ends_at, now())
+			   END AS np
+		  FROM costopt.budgets b
+		 WHERE b.is_active AND b.period_start <= now()
+	), plan AS MATERIALIZED (
+		SELECT b.id, b.organization_id, b.user_id, b.project, b.model, b.provider, b.period_type,
+			   b.timezone, b.period_start AS old_start, b.period_end AS old_end,
+			   b.current_spend, b.current_requests, b.spend_needs_init AS needs_init,
+			   b.alert_rank, b.thresholds, b.limit_usd, b.rolls,
+			   (b.rolls AND b.recurring
+				AND (b.ends_at IS NULL OR (b.np).period_start < b.ends_at)) AS continues,
+			   (b.np).period_start AS new_start,
+			   least((b.np).period_end, b.ends_at) AS new_end
+		  FROM periods b
+	), matched AS (
+		SELECT p.id,
+			   sum(d.total_cost) FILTER (WHERE d.minute >= p.old_start AND d.minute < p.old_end) AS old_cost,
+			   sum(d.requests) FILTER (WHERE d.minute >= p.old_start AND d.minute < p.old_end) AS old_requests,
+			   sum(d.total_cost) FILTER (WHERE p.continues AND d.minute >= p.new_start
+										 AND d.minute < p.new_end) AS new_cost,
+			   sum(d.requests) FILTER (WHERE p.continues AND d.minute >= p.new_start
+									   AND d.minute < p.new_end) AS new_requests
+		  FROM plan p
+		  JOIN consumed d
+			ON d.organization_id = p.organization_id
+		   AND costopt.scope_matches(p.user_id, p.project, p.model, p.provider,
+									 d.user_id, d.project, d.model, d.provider)
+		 WHERE NOT p.needs_init
+		 GROUP BY p.id
+	), raw_sums AS MATERIALIZED (
+		-- spend from the raw log, only for the budgets that need it (the
+		-- CASE keeps the scans from running for the others)
+		SELECT p.id,
+			   CASE WHEN p.needs_init
+					THEN costopt.scope_spend(p.organization_id, p.user_id, p.project, p.model,
+											 p.provider, p.old_start, least(p.old_end, cutoff)) END AS o,
+			   CASE WHEN p.continues AND (p.needs_init OR p.new_start > p.old_end)
+					THEN costopt.scope_spend(p.organization_id, p.user_id, p.project, p.model,
+											 p.provider, p.new_start, least(p.new_end, cutoff)) END AS n
+		  FROM plan p
+		 WHERE p.needs_init OR (p.continues AND p.new_start > p.old_end)
+	), computed AS (
+		SELECT p.*, (m.id IS NOT NULL) AS touched,
+			   -- the period being closed (or still current): its spend
+			   CASE WHEN p.needs_init THEN (r.o).spend
+					ELSE p.current_spend + coalesce(m.old_cost, 0) END AS old_spend,
+			   CASE WHEN p.needs_init THEN (r.o).requests
+					ELSE p.current_requests + coalesce(m.old_requests, 0) END AS old_calls,
+			   -- the new period after a roll-over
+			   CASE WHEN NOT p.continues THEN NULL
+					WHEN p.needs_init OR p.new_start > p.old_end THEN (r.n).spend
+					ELSE coalesce(m.new_cost, 0) END AS new_spend,
+			   CASE WHEN NOT p.continues THEN NULL
+					WHEN p.needs_init OR p.new_start > p.old_end THEN (r.n).requests
+					ELSE coalesce(m.new_requests, 0) END AS new_calls
+		  FROM plan p
+		  LEFT JOIN matched m ON m.id = p.id
+		  LEFT JOIN raw_sums r ON r.id = p.id
+	), closed AS (
+		INSERT INTO costopt.budget_history AS h
+			(budget_id, period_start, period_end, spend, requests, limit_usd, peak_alert_level)
+		SELECT c.id, c.old_start, c.old_end, c.old_spend, c.old_calls, c.limit_usd,
+			   costopt.budget_level_name(c.thresholds,
+										 greatest(c.alert_rank,
+												  costopt.budget_rank(c.thresholds, c.old_spend, c.limit_usd)))
+		  FROM computed c
+		 WHERE c.rolls
+		UNION ALL
+		-- periods nobody refreshed in between: straight from the raw log
+		SELECT c.id, g.period_start, g.period_end, s.spend, s.requests, c.limit_usd,
+			   costopt.budget_level_name(c.thresholds,
+										 costopt.budget_rank(c.thresholds, s.spend, c.limit_usd))
+		  FROM computed c,
+			   LATERAL costopt.budget_periods_between(c.period_type, c.timezone, c.old_end,
+													  c.new_start) g,
+			   LATERAL costopt.scope_spend(c.organization_id, c.user_id, c.project, c.model,
+										   c.provider, g.period_start, g.period_end) s
+		 WHERE c.continues AND c.new_start > c.old_end
+		ON CONFLICT (budget_id, period_start) DO UPDATE
+			SET spend = excluded.spend, requests = excluded.requests, closed_at = now()
+		RETURNING h.budget_id
+	), targets AS (
+		-- only budgets that change: a refresh with nothing new writes nothing
+		SELECT coalesce(c.id, a.id) AS id, c.rolls, c.continues, c.needs_init, c.new_start,
+			   c.new_end, c.old_spend, c.old_calls, c.new_spend, c.new_calls,
+			   coalesce(c.rolls OR c.needs_init OR c.touched, false) AS spend_changed,
+			   coalesce(a.amount, 0) AS absorbed
+		  FROM computed c
+		  FULL JOIN absorbed_per_budget a ON a.id = c.id
+		 WHERE c.rolls OR c.needs_init OR c.touched OR a.id IS NOT NULL
+	), updated AS (
+		UPDATE costopt.budgets b SET
+			current_spend = CASE WHEN t.continues THEN t.new_spend
+								 WHEN t.spend_changed THEN t.old_spend ELSE b.current_spend END,
+			current_requests = CASE WHEN t.continues THEN t.new_calls
+									WHEN t.spend_changed THEN t.old_calls ELSE b.current_requests END,
+			period_start = CASE WHEN t.continues THEN t.new_start ELSE b.period_start END,
+			period_end = CASE WHEN t.continues THEN t.new_end ELSE b.period_end END,
+			is_active = CASE WHEN t.rolls AND NOT t.continues THEN false ELSE b.is_active END,
+			spend_needs_init = false,
+			reserved = greatest(b.reserved - t.absorbed, 0),
+			-- a new period starts without alerts, and a budget paused for
+			-- overspending is open again
+			alert_rank = CASE WHEN t.continues THEN 0 ELSE b.alert_rank END,
+			alert_level = CASE WHEN t.continues THEN 'none' ELSE b.alert_level END,
+			paused_at = CASE WHEN t.continues AND b.paused_reason = 'exceeded' THEN NULL
+							 ELSE b.paused_at END,
+			paused_reason = CASE WHEN t.continues AND b.paused_reason = 'exceeded' THEN NULL
+								 ELSE b.paused_reason END,
+			last_calculated_at = now()
+		  FROM targets t
+		 WHERE b.id = t.id
+		RETURNING b.id, t.rolls
+	)
+	SELECT (SELECT count(*) FROM plan), (SELECT count(*) FROM consumed),
+		   (SELECT count(*) FROM updated u WHERE u.rolls)
+	  INTO budgets, delta_rows, rolled_over;
+
+	-- 3. alert levels, alerts and hard enforcement, on the new spend
+	WITH eval AS (
+		SELECT b.id, b.alert_rank AS old_rank,
+			   costopt.budget_rank(b.thresholds, b.current_spend, b.limit_usd) AS new_rank,
+			   (b.enforcement = 'hard' AND b.paused_at IS NULL
+				AND b.current_spend > b.limit_usd * (1 + b.grace_fraction)) AS to_pause
+		  FROM costopt.budgets b
+		 WHERE b.is_active
+	), changed AS (
+		UPDATE costopt.budgets b SET
+			alert_rank = e.new_rank,
+			alert_level = costopt.budget_level_name(b.thresholds, e.new_rank),
+			paused_at = CASE WHEN e.to_pause THEN now() ELSE b.paused_at END,
+			paused_reason = CASE WHEN e.to_pause THEN 'exceeded' ELSE b.paused_reason END
+		  FROM eval e
+		 WHERE b.id = e.id
+		   -- re-checked on the newest row version: two refreshes cannot both
+		   -- move the same budget to the same level
+		   AND (b.alert_rank <> e.new_rank OR (e.to_pause AND b.paused_at IS NULL))
+		RETURNING b.*, e.old_rank, e.new_rank, e.to_pause
+	), candidates AS (
+		SELECT c.*, c.thresholds[c.new_rank] AS crossed,
+			   costopt.budget_level_name(c.thresholds, c.new_rank) AS level_name
+		  FROM changed c
+		 WHERE c.new_rank > c.old_rank AND c.alert_enabled
+		UNION ALL
+		SELECT c.*, 1 + c.grace_fraction, 'paused'
+		  FROM changed c
+		 WHERE c.to_pause AND c.alert_enabled
+	), fired AS (
+		INSERT INTO costopt.budget_alerts AS a
+			(budget_id, organization_id, level, threshold, spend, limit_usd, utilization,
+			 period_start, message, contacts)
+		SELECT c.id, c.organization_id, c.level_name, c.crossed, c.current_spend, c.limit_usd,
+			   round(c.current_spend / c.limit_usd, 4), c.period_start,
+			   CASE c.level_name
+				   WHEN 'paused' THEN
+					   format('Budget "%s" is paused: spend $%s is past its limit $%s plus %s%% grace; calls are refused until the period ends or the limit is raised',
+							  c.name, round(c.current_spend, 2), c.limit_usd,
+							  round(c.grace_fraction * 100, 1))
+				   WHEN 'exceeded' THEN
+					   format('Budget "%s" has been exceeded: $%s of $%s (%s%%) in the %s period starting %s',
+							  c.name, round(c.current_spend, 2), c.limit_usd,
+							  round(c.current_spend / c.limit_usd * 100, 1), c.period_type,
+							  c.period_start)
+				   ELSE
+					   format('Budget "%s" is at %s%% of its %s limit: $%s of $%s (%s threshold %s%%)',
+							  c.name, round(c.current_spend / c.limit_usd * 100, 1), c.period_type,
+							  round(c.current_spend, 2), c.limit_usd, c.level_name,
+							  round(c.crossed * 100, 1))
+			   END,
+			   c.alert_contacts
+		  FROM candidates c
+		 WHERE NOT EXISTS (SELECT 1 FROM costopt.budget_alerts x
+							WHERE x.budget_id = c.id AND x.threshold = c.crossed
+							  AND x.level = c.level_name
+							  AND x.created_at > now() - c.alert_cooldown)
+		RETURNING a.*
+	)
+	SELECT count(*), count(*) FILTER (WHERE f.level = 'paused'), array_agg(f.id)
+	  INTO alerts, paused, fired_ids
+	  FROM fired f;
+
+	IF alerts > 0 THEN
+		UPDATE costopt.budgets b SET last_alert_sent = now()
+		 WHERE b.id IN (SELECT a.budget_id FROM costopt.budget_alerts a WHERE a.id = ANY (fired_ids));
+		-- delivered to listeners when this transaction commits, never before;
+		-- any connection may LISTEN, so the payload names the alert only and
+		-- listeners read it from costopt.budget_alerts under their own rights
+		PERFORM pg_notify('costopt_alerts',
+						  json_build_object('alert_id', a.id, 'budget_id', a.budget_id)::text)
+		   FROM costopt.budget_alerts a
+		  WHERE a.id = ANY (fired_ids)
+		  ORDER BY a.id;
+	END IF;
 END;
 $$;
 
@@ -2466,19 +2817,25 @@ BEGIN
 	-- made, released and settled by writers
 	CREATE POLICY writers_insert ON costopt.api_usage_logs FOR INSERT
 		WITH CHECK (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}')));
-	FOREACH t IN ARRAY ARRAY['budget_reservations'] LOOP
-		EXECUTE format('CREATE POLICY writers_write ON costopt.%I FOR ALL '
-					   'USING (organization_id IN (SELECT costopt.member_organizations(''{writer,org_admin}'')))'
-					   ' WITH CHECK (organization_id IN (SELECT costopt.member_organizations(''{writer,org_admin}'')))', t);
-	END LOOP;
+	-- (a reservation may only hold budgets of its own organisation)
+	CREATE POLICY writers_write ON costopt.budget_reservations FOR ALL
+		USING (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}')))
+		WITH CHECK (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}'))
+					AND budget_ids <@ ARRAY(SELECT b.id FROM costopt.budgets b
+											 WHERE b.organization_id = budget_reservations.organization_id));
 	-- a reservation changes the budget's "reserved" (column privilege below)
 	CREATE POLICY writers_reserve ON costopt.budgets FOR UPDATE
 		USING (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}')))
 		WITH CHECK (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}')));
 
-	-- organisation admins manage budgets and recommendations
-	FOREACH t IN ARRAY ARRAY['budgets', 'budget_alerts', 'cost_recommendations',
-							 'savings_opportunities'] LOOP
+	-- organisation admins manage budgets and recommendations; an alert may
+	-- only name a budget of its own organisation
+	CREATE POLICY org_admins_write ON costopt.budget_alerts FOR ALL
+		USING (organization_id IN (SELECT costopt.member_organizations('{org_admin}')))
+		WITH CHECK (organization_id IN (SELECT costopt.member_organizations('{org_admin}'))
+					AND budget_id IN (SELECT b.id FROM costopt.budgets b
+									   WHERE b.organization_id = budget_alerts.organization_id));
+	FOREACH t IN ARRAY ARRAY['budgets', 'cost_recommendations', 'savings_opportunities'] LOOP
 		EXECUTE format('CREATE POLICY org_admins_write ON costopt.%I FOR ALL '
 					   'USING (organization_id IN (SELECT costopt.member_organizations(''{org_admin}'')))'
 					   ' WITH CHECK (organization_id IN (SELECT costopt.member_organizations(''{org_admin}'')))', t);
@@ -2522,6 +2879,7 @@ GRANT SELECT ON costopt.organization_members TO PUBLIC;
 -- readers: the catalog, their organisations' data and the views
 GRANT SELECT ON costopt.model_pricing, costopt.model_aliases,
 	costopt.api_usage_logs, costopt.rollup_state, costopt.rollup_deltas, costopt.cost_analysis,
+	costopt.rollup_archive,
 	costopt.cost_forecasts, costopt.budgets, costopt.budget_history, costopt.budget_alerts,
 	costopt.budget_reservations, costopt.budget_deltas, costopt.cost_recommendations,
 	costopt.savings_opportunities,
@@ -2565,7 +2923,8 @@ BEGIN
 							 'costopt_cleanup', 'costopt_create_partitions', 'costopt_recost',
 							 'costopt_load_pricing', 'costopt_attach_costing', 'costopt_verify_rollups',
 							 'cleanup_job', 'recommendations_job', 'savings_detection_job',
-							 'costopt_run_job', 'costopt_schedule_cron', 'costopt_unschedule_cron')
+							 'costopt_run_job', 'costopt_schedule_cron', 'costopt_unschedule_cron',
+							 'cron_sync')
 	LOOP
 		EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
 		EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO costopt_admin', f);

@@ -86,7 +86,7 @@ COMMENT ON FUNCTION costopt.tz_add(timestamptz, interval, text) IS
 -- range to whole hours.
 CREATE FUNCTION costopt.check_range(org text, INOUT from_time timestamptz,
 									INOUT to_time timestamptz)
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN

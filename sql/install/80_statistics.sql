@@ -396,6 +396,20 @@ COMMENT ON FUNCTION @extschema@.costopt_forecast_total(text, integer, text, floa
 
 -- Stored forecasts ---------------------------------------------------------
 
+-- A forecast figure as stored: rounded to micro-dollars and kept within
+-- numeric(18,6) (an interval from a short or erratic history can be wider
+-- than that, and one organisation's must not stop everyone's forecasts).
+CREATE FUNCTION costopt.forecast_money(x float8)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN x IS NULL OR x = 'NaN' THEN NULL
+				ELSE round(least(greatest(x, -999999999999), 999999999999)::numeric, 6) END
+$$;
+COMMENT ON FUNCTION costopt.forecast_money(float8) IS
+	'A forecast figure rounded to 6 decimals and capped at +/- 10^12 USD for storage';
+
 CREATE TABLE costopt.cost_forecasts (
 	id                     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	organization_id        text NOT NULL,
@@ -434,7 +448,11 @@ CREATE INDEX cost_forecasts_org_date_idx
 	ON costopt.cost_forecasts (organization_id, forecast_date DESC);
 CREATE INDEX cost_forecasts_exhaustion_idx
 	ON costopt.cost_forecasts (budget_exhaustion_date) WHERE budget_exhaustion_date IS NOT NULL;
+-- Dumped: stored forecasts are history (a rerun recomputes only the current
+-- day's), with the id sequence so that new forecasts continue after the
+-- restored ids.
 SELECT pg_catalog.pg_extension_config_dump('costopt.cost_forecasts', '');
+SELECT pg_catalog.pg_extension_config_dump('costopt.cost_forecasts_id_seq', '');
 
 COMMENT ON TABLE costopt.cost_forecasts IS
 	'Stored spend forecasts, one per organisation (and budget), first forecast day and horizon';
@@ -487,12 +505,14 @@ BEGIN
 		 confidence_lower, confidence_upper, confidence_level, forecast_model, model_accuracy,
 		 historical_days_used, seasonality_detected, seasonality_strength, trend_direction,
 		 trend_strength, daily_predicted, daily_lower, daily_upper)
-	SELECT s.org, r.first_day, h, round(r.total::numeric, 6),
-		   round(r.total_lower::numeric, 6), round(r.total_upper::numeric, 6),
+	SELECT s.org, r.first_day, h, costopt.forecast_money(r.total),
+		   costopt.forecast_money(r.total_lower), costopt.forecast_money(r.total_upper),
 		   level, r.method, round(r.accuracy::numeric, 4), r.history_days,
 		   r.seasonality_strength >= 0.4, round(r.seasonality_strength::numeric, 4),
 		   r.trend_direction, round(r.trend_strength::numeric, 4),
-		   r.predicted::numeric(18, 6)[], r.lower::numeric(18, 6)[], r.upper::numeric(18, 6)[]
+		   ARRAY(SELECT costopt.forecast_money(x) FROM unnest(r.predicted) WITH ORDINALITY u(x, i) ORDER BY i),
+		   ARRAY(SELECT costopt.forecast_money(x) FROM unnest(r.lower) WITH ORDINALITY u(x, i) ORDER BY i),
+		   ARRAY(SELECT costopt.forecast_money(x) FROM unnest(r.upper) WITH ORDINALITY u(x, i) ORDER BY i)
 	  FROM series s
 	 CROSS JOIN unnest(horizons) h
 	 CROSS JOIN LATERAL costopt.forecast_summary(s.days, s.vals, h, 'auto', level) r

@@ -152,6 +152,9 @@ CREATE TABLE costopt.budgets (
 		CHECK (alert_contacts IS NULL OR jsonb_typeof(alert_contacts) = 'object')
 ) WITH (fillfactor = 80);
 CREATE INDEX budgets_org_idx ON costopt.budgets (organization_id) WHERE is_active;
+-- Dumped with the sequence.  A restored budget goes through budgets_prepare
+-- like a new one: its current period's spend and alert state are computed
+-- again from the restored usage log at the next refresh.
 SELECT pg_catalog.pg_extension_config_dump('costopt.budgets', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.budgets_id_seq', '');
 
@@ -177,6 +180,7 @@ CREATE TABLE costopt.budget_history (
 	closed_at        timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (budget_id, period_start)
 );
+-- Dumped: closed periods cannot be computed again once raw calls are gone.
 SELECT pg_catalog.pg_extension_config_dump('costopt.budget_history', '');
 
 COMMENT ON TABLE costopt.budget_history IS
@@ -203,6 +207,7 @@ CREATE TABLE costopt.budget_alerts (
 CREATE INDEX budget_alerts_budget_idx ON costopt.budget_alerts (budget_id, threshold, created_at);
 CREATE INDEX budget_alerts_open_idx ON costopt.budget_alerts (organization_id, created_at)
 	WHERE acknowledged_at IS NULL;
+-- Dumped with the sequence: alerts sent and acknowledged are history.
 SELECT pg_catalog.pg_extension_config_dump('costopt.budget_alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.budget_alerts_id_seq', '');
 
@@ -237,6 +242,7 @@ CREATE INDEX budget_reservations_open_idx ON costopt.budget_reservations (status
 	WHERE status IN ('active', 'settled');
 CREATE INDEX budget_reservations_done_idx ON costopt.budget_reservations (created_at)
 	WHERE status IN ('closed', 'released', 'expired');
+-- Dumped with the sequence (usage rows name reservations by id).
 SELECT pg_catalog.pg_extension_config_dump('costopt.budget_reservations', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.budget_reservations_id_seq', '');
 
@@ -986,14 +992,11 @@ BEGIN
 	IF alerts > 0 THEN
 		UPDATE costopt.budgets b SET last_alert_sent = now()
 		 WHERE b.id IN (SELECT a.budget_id FROM costopt.budget_alerts a WHERE a.id = ANY (fired_ids));
-		-- delivered to listeners when this transaction commits, never before
+		-- delivered to listeners when this transaction commits, never before;
+		-- any connection may LISTEN, so the payload names the alert only and
+		-- listeners read it from costopt.budget_alerts under their own rights
 		PERFORM pg_notify('costopt_alerts',
-						  json_build_object('alert_id', a.id, 'budget_id', a.budget_id,
-											'organization_id', a.organization_id, 'level', a.level,
-											'threshold', a.threshold, 'spend', a.spend,
-											'limit_usd', a.limit_usd, 'utilization', a.utilization,
-											'period_start', a.period_start, 'message', a.message,
-											'contacts', a.contacts, 'created_at', a.created_at)::text)
+						  json_build_object('alert_id', a.id, 'budget_id', a.budget_id)::text)
 		   FROM costopt.budget_alerts a
 		  WHERE a.id = ANY (fired_ids)
 		  ORDER BY a.id;

@@ -136,19 +136,25 @@ BEGIN
 	-- made, released and settled by writers
 	CREATE POLICY writers_insert ON costopt.api_usage_logs FOR INSERT
 		WITH CHECK (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}')));
-	FOREACH t IN ARRAY ARRAY['budget_reservations'] LOOP
-		EXECUTE format('CREATE POLICY writers_write ON costopt.%I FOR ALL '
-					   'USING (organization_id IN (SELECT costopt.member_organizations(''{writer,org_admin}'')))'
-					   ' WITH CHECK (organization_id IN (SELECT costopt.member_organizations(''{writer,org_admin}'')))', t);
-	END LOOP;
+	-- (a reservation may only hold budgets of its own organisation)
+	CREATE POLICY writers_write ON costopt.budget_reservations FOR ALL
+		USING (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}')))
+		WITH CHECK (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}'))
+					AND budget_ids <@ ARRAY(SELECT b.id FROM costopt.budgets b
+											 WHERE b.organization_id = budget_reservations.organization_id));
 	-- a reservation changes the budget's "reserved" (column privilege below)
 	CREATE POLICY writers_reserve ON costopt.budgets FOR UPDATE
 		USING (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}')))
 		WITH CHECK (organization_id IN (SELECT costopt.member_organizations('{writer,org_admin}')));
 
-	-- organisation admins manage budgets and recommendations
-	FOREACH t IN ARRAY ARRAY['budgets', 'budget_alerts', 'cost_recommendations',
-							 'savings_opportunities'] LOOP
+	-- organisation admins manage budgets and recommendations; an alert may
+	-- only name a budget of its own organisation
+	CREATE POLICY org_admins_write ON costopt.budget_alerts FOR ALL
+		USING (organization_id IN (SELECT costopt.member_organizations('{org_admin}')))
+		WITH CHECK (organization_id IN (SELECT costopt.member_organizations('{org_admin}'))
+					AND budget_id IN (SELECT b.id FROM costopt.budgets b
+									   WHERE b.organization_id = budget_alerts.organization_id));
+	FOREACH t IN ARRAY ARRAY['budgets', 'cost_recommendations', 'savings_opportunities'] LOOP
 		EXECUTE format('CREATE POLICY org_admins_write ON costopt.%I FOR ALL '
 					   'USING (organization_id IN (SELECT costopt.member_organizations(''{org_admin}'')))'
 					   ' WITH CHECK (organization_id IN (SELECT costopt.member_organizations(''{org_admin}'')))', t);
@@ -192,6 +198,7 @@ GRANT SELECT ON costopt.organization_members TO PUBLIC;
 -- readers: the catalog, their organisations' data and the views
 GRANT SELECT ON costopt.model_pricing, costopt.model_aliases,
 	costopt.api_usage_logs, costopt.rollup_state, costopt.rollup_deltas, costopt.cost_analysis,
+	costopt.rollup_archive,
 	costopt.cost_forecasts, costopt.budgets, costopt.budget_history, costopt.budget_alerts,
 	costopt.budget_reservations, costopt.budget_deltas, costopt.cost_recommendations,
 	costopt.savings_opportunities,
@@ -235,7 +242,8 @@ BEGIN
 							 'costopt_cleanup', 'costopt_create_partitions', 'costopt_recost',
 							 'costopt_load_pricing', 'costopt_attach_costing', 'costopt_verify_rollups',
 							 'cleanup_job', 'recommendations_job', 'savings_detection_job',
-							 'costopt_run_job', 'costopt_schedule_cron', 'costopt_unschedule_cron')
+							 'costopt_run_job', 'costopt_schedule_cron', 'costopt_unschedule_cron',
+							 'cron_sync')
 	LOOP
 		EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
 		EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO costopt_admin', f);
