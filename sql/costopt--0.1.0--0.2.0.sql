@@ -8,6 +8,25 @@
 
 \echo Use "ALTER EXTENSION costopt UPDATE TO '0.2.0'" to load this file. \quit
 
+-- new in 0.2.0 (00_schema.sql)
+CREATE FUNCTION costopt.add_usage_indexes(part regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- PostgreSQL names them, as it did when they came from the parent:
+	-- <partition>_pkey, _organization_id_created_at_idx, _created_at_idx
+	-- (BRIN), _created_at_idx1 (unpriced calls)
+	EXECUTE format('ALTER TABLE %s ADD PRIMARY KEY (id, created_at)', part);
+	EXECUTE format('CREATE INDEX ON %s (organization_id, created_at)', part);
+	EXECUTE format('CREATE INDEX ON %s USING brin (created_at)', part);
+	EXECUTE format($i$CREATE INDEX ON %s (created_at) WHERE cost_status = 'unpriced'$i$, part);
+END;
+$$;
+COMMENT ON FUNCTION costopt.add_usage_indexes(regclass) IS
+	'Makes the primary key and indexes of the usage log on one of its partitions';
+
 -- changed in 0.2.0 (65_rollup_reads.sql)
 CREATE OR REPLACE FUNCTION costopt.check_range(org text, INOUT from_time timestamptz,
 									INOUT to_time timestamptz)
@@ -230,6 +249,50 @@ BEGIN
 					  AND p.model_name = c.model_name
 	 ORDER BY 1
 	 LIMIT n;
+END;
+$$;
+
+-- changed in 0.2.0 (70_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@.costopt_create_partitions(ahead interval DEFAULT '3 months',
+													  OUT created integer, OUT skipped integer)
+RETURNS record
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m timestamptz;
+	last_month timestamptz;
+	part_name text;
+BEGIN
+	created := 0;
+	skipped := 0;
+	IF ahead IS NULL OR ahead < interval '0' OR ahead > interval '10 years' THEN
+		RAISE EXCEPTION 'ahead must be between 0 and 10 years'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('ahead is %s.', ahead);
+	END IF;
+	PERFORM pg_advisory_xact_lock(hashtext('costopt.partitions'));
+	m := date_trunc('month', now(), 'UTC');
+	last_month := date_trunc('month', now() + ahead, 'UTC');
+	WHILE m <= last_month LOOP
+		part_name := 'api_usage_logs_p' || to_char(m AT TIME ZONE 'UTC', 'YYYYMM');
+		IF to_regclass('costopt.' || part_name) IS NULL THEN
+			BEGIN
+				EXECUTE format('CREATE TABLE costopt.%I PARTITION OF costopt.api_usage_logs FOR VALUES FROM (%L) TO (%L)',
+							   part_name, m, (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC');
+				-- the log's key and indexes live on each partition, so that
+				-- a dump restores (see costopt.add_usage_indexes)
+				PERFORM costopt.add_usage_indexes(format('costopt.%I', part_name)::regclass);
+				created := created + 1;
+			EXCEPTION WHEN check_violation OR invalid_object_definition THEN
+				RAISE WARNING 'partition "%" not created: %', part_name, SQLERRM
+					USING HINT = 'Calls of that month are in the default partition, or another partition covers it.';
+				skipped := skipped + 1;
+			END;
+		END IF;
+		m := (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC';
+	END LOOP;
 END;
 $$;
 
@@ -903,6 +966,23 @@ VALUES
 	 'costopt.savings_detection_interval', '0 4 * * *', 'seed')
 ON CONFLICT (name) DO NOTHING;
 
+-- The usage log's primary key and indexes move from the partitioned table
+-- to each partition, so that a dump with monthly partitions restores
+-- (doc/retention.md, Backups).  Dropping the parent's key and indexes drops
+-- the partitions' copies too; they are built again on every partition, with
+-- the same names (costopt.add_usage_indexes).  This rebuilds the usage
+-- log's indexes once.
+ALTER TABLE costopt.api_usage_logs DROP CONSTRAINT api_usage_logs_pkey;
+DROP INDEX costopt.api_usage_logs_org_time_idx, costopt.api_usage_logs_time_idx,
+	costopt.api_usage_logs_unpriced_idx;
+SELECT costopt.add_usage_indexes(i.inhrelid::regclass)
+  FROM pg_catalog.pg_inherits i
+ WHERE i.inhparent = 'costopt.api_usage_logs'::regclass
+ ORDER BY i.inhrelid;
+
+-- new forecasts continue after the ids of restored ones
+SELECT pg_catalog.pg_extension_config_dump('costopt.cost_forecasts_id_seq', '');
+
 -------------------------------------------------------------------------------
 -- 87_recommendations.sql
 -------------------------------------------------------------------------------
@@ -1000,6 +1080,8 @@ CREATE UNIQUE INDEX cost_recommendations_open_key
 	WHERE status IN ('pending', 'accepted');
 CREATE INDEX cost_recommendations_org_status_idx
 	ON costopt.cost_recommendations (organization_id, status, priority_score DESC);
+-- Dumped with the sequence: the lifecycle (accepted, implemented, verified)
+-- is the users' work and cannot be derived again.
 SELECT pg_catalog.pg_extension_config_dump('costopt.cost_recommendations', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.cost_recommendations_id_seq', '');
 
@@ -1132,6 +1214,7 @@ CREATE UNIQUE INDEX savings_opportunities_open_key
 	WHERE status IN ('open', 'investigating', 'planned');
 CREATE INDEX savings_opportunities_org_status_idx
 	ON costopt.savings_opportunities (organization_id, status, potential_savings DESC);
+-- Dumped with the sequence, for the same reason (the team workflow).
 SELECT pg_catalog.pg_extension_config_dump('costopt.savings_opportunities', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.savings_opportunities_id_seq', '');
 

@@ -500,6 +500,9 @@ scheduler_take_lock(void)
  * is to run: no extension, pg_cron runs the jobs, or the look failed (which
  * is logged).
  */
+/* the last look failed because the extension's objects were gone */
+static bool objects_vanished = false;
+
 static bool
 scheduler_find_due_jobs(char **schema, List **due)
 {
@@ -558,19 +561,34 @@ scheduler_find_due_jobs(char **schema, List **due)
 			}
 		}
 		task_end();
+		objects_vanished = false;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata = task_abort(roundcxt);
+		bool		vanished;
+
+		/*
+		 * DROP EXTENSION committing while this look waited for its locks:
+		 * the objects are gone.  Say nothing this round; the next one finds
+		 * no extension and goes idle.  If they are still missing while the
+		 * extension exists, the next round's failure is logged.
+		 */
+		vanished = !objects_vanished &&
+			(edata->sqlerrcode == ERRCODE_UNDEFINED_TABLE ||
+			 edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION ||
+			 edata->sqlerrcode == ERRCODE_UNDEFINED_OBJECT ||
+			 edata->sqlerrcode == ERRCODE_UNDEFINED_SCHEMA);
 
 		/* a lasting problem is logged once, not every round */
-		ereport(scheduler_state == SCHEDULER_FAILED ? DEBUG1 : LOG,
+		ereport(scheduler_state == SCHEDULER_FAILED || vanished ? DEBUG1 : LOG,
 				(errcode(edata->sqlerrcode),
 				 errmsg("costopt scheduler could not look for due jobs in database \"%s\": %s",
 						costopt_database, edata->message)));
 		FreeErrorData(edata);
 		*due = NIL;
-		found = SCHEDULER_FAILED;
+		objects_vanished = vanished;
+		found = vanished ? SCHEDULER_NO_EXTENSION : SCHEDULER_FAILED;
 	}
 	PG_END_TRY();
 

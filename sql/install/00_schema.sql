@@ -175,18 +175,46 @@ CREATE TABLE costopt.api_usage_logs (
 	CONSTRAINT api_usage_logs_tags_check
 		CHECK (jsonb_typeof(tags) = 'object'),
 	CONSTRAINT api_usage_logs_user_check
-		CHECK (user_id IS NULL OR length(user_id) BETWEEN 1 AND 200),
-	CONSTRAINT api_usage_logs_pkey PRIMARY KEY (id, created_at)
+		CHECK (user_id IS NULL OR length(user_id) BETWEEN 1 AND 200)
 ) PARTITION BY RANGE (created_at);
 
 -- Calls land in monthly partitions made ahead by costopt_create_partitions();
 -- the default partition takes every call no other partition covers, so no
 -- call is ever refused for lack of a partition.
 CREATE TABLE costopt.api_usage_logs_default PARTITION OF costopt.api_usage_logs DEFAULT;
-CREATE INDEX api_usage_logs_org_time_idx ON costopt.api_usage_logs (organization_id, created_at);
-CREATE INDEX api_usage_logs_time_idx ON costopt.api_usage_logs USING brin (created_at);
-CREATE INDEX api_usage_logs_unpriced_idx ON costopt.api_usage_logs (created_at)
-	WHERE cost_status = 'unpriced';
+
+-- The primary key (id, created_at) and the indexes are made on each
+-- partition, not on the partitioned table, so that a dump restores.  The
+-- monthly partitions are not members of the extension (they are made after
+-- CREATE EXTENSION), so pg_dump writes them like user tables: CREATE TABLE,
+-- ATTACH PARTITION before the data, then each partition's own primary key
+-- and indexes after it.  Indexes of the partitioned table would already
+-- exist in the restoring database (its CREATE EXTENSION makes them), the
+-- ATTACH PARTITION would build them on the partition, and the dump's own
+-- ADD PRIMARY KEY / CREATE INDEX would then fail ("multiple primary keys
+-- for table", "relation already exists").  Per partition, (id, created_at)
+-- is still unique over the whole log: created_at picks the partition.  Do
+-- not add indexes to costopt.api_usage_logs itself for the same reason.
+CREATE FUNCTION costopt.add_usage_indexes(part regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- PostgreSQL names them, as it did when they came from the parent:
+	-- <partition>_pkey, _organization_id_created_at_idx, _created_at_idx
+	-- (BRIN), _created_at_idx1 (unpriced calls)
+	EXECUTE format('ALTER TABLE %s ADD PRIMARY KEY (id, created_at)', part);
+	EXECUTE format('CREATE INDEX ON %s (organization_id, created_at)', part);
+	EXECUTE format('CREATE INDEX ON %s USING brin (created_at)', part);
+	EXECUTE format($i$CREATE INDEX ON %s (created_at) WHERE cost_status = 'unpriced'$i$, part);
+END;
+$$;
+
+COMMENT ON FUNCTION costopt.add_usage_indexes(regclass) IS
+	'Makes the primary key and indexes of the usage log on one of its partitions';
+
+SELECT costopt.add_usage_indexes('costopt.api_usage_logs_default');
 
 COMMENT ON TABLE costopt.api_usage_logs IS
 	'One row per LLM call, priced on insert by the costopt costing trigger; partitioned by month of created_at';
@@ -211,7 +239,10 @@ COMMENT ON COLUMN costopt.api_usage_logs.pricing_id IS
 
 -- pg_dump keeps user data of extension tables only when they are registered.
 -- Seed rows are created by the install script, so they are left out of the
--- dump (a restore would insert them twice); everything else is dumped.
+-- dump (a restore would insert them twice); everything else is dumped.  The
+-- usage log itself holds no rows: its default partition is registered, and
+-- the monthly partitions (not extension members) are dumped whole, like
+-- user tables, with their keys and indexes (see costopt.add_usage_indexes).
 SELECT pg_catalog.pg_extension_config_dump('costopt.model_pricing', $$WHERE source <> 'seed'$$);
 SELECT pg_catalog.pg_extension_config_dump('costopt.model_pricing_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.model_aliases', $$WHERE source <> 'seed'$$);

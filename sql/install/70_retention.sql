@@ -58,7 +58,8 @@ COMMENT ON FUNCTION costopt.partition_upper_bound(regclass) IS
 -- Makes the monthly partitions (UTC months) of the usage log from the
 -- current month to 'ahead' from now, so calls do not pile up in the default
 -- partition.  A month whose calls already sit in the default partition, or
--- that overlaps a partition made by hand, is skipped with a WARNING.
+-- that overlaps a partition made by hand, is skipped with a WARNING.  Each
+-- new partition gets the log's primary key and indexes.
 CREATE FUNCTION @extschema@.costopt_create_partitions(ahead interval DEFAULT '3 months',
 													  OUT created integer, OUT skipped integer)
 RETURNS record
@@ -87,6 +88,9 @@ BEGIN
 			BEGIN
 				EXECUTE format('CREATE TABLE costopt.%I PARTITION OF costopt.api_usage_logs FOR VALUES FROM (%L) TO (%L)',
 							   part_name, m, (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC');
+				-- the log's key and indexes live on each partition, so that
+				-- a dump restores (see costopt.add_usage_indexes)
+				PERFORM costopt.add_usage_indexes(format('costopt.%I', part_name)::regclass);
 				created := created + 1;
 			EXCEPTION WHEN check_violation OR invalid_object_definition THEN
 				RAISE WARNING 'partition "%" not created: %', part_name, SQLERRM

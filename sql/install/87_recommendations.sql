@@ -92,6 +92,8 @@ CREATE UNIQUE INDEX cost_recommendations_open_key
 	WHERE status IN ('pending', 'accepted');
 CREATE INDEX cost_recommendations_org_status_idx
 	ON costopt.cost_recommendations (organization_id, status, priority_score DESC);
+-- Dumped with the sequence: the lifecycle (accepted, implemented, verified)
+-- is the users' work and cannot be derived again.
 SELECT pg_catalog.pg_extension_config_dump('costopt.cost_recommendations', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.cost_recommendations_id_seq', '');
 
@@ -224,6 +226,7 @@ CREATE UNIQUE INDEX savings_opportunities_open_key
 	WHERE status IN ('open', 'investigating', 'planned');
 CREATE INDEX savings_opportunities_org_status_idx
 	ON costopt.savings_opportunities (organization_id, status, potential_savings DESC);
+-- Dumped with the sequence, for the same reason (the team workflow).
 SELECT pg_catalog.pg_extension_config_dump('costopt.savings_opportunities', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.savings_opportunities_id_seq', '');
 

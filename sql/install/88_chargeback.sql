@@ -5,8 +5,8 @@
 -- Both functions read the raw usage log (not the rollups): chargeback keys
 -- such as projects, operations and tags are not in the rollups, and the
 -- range is taken exactly as given, half-open [from_time, to_time), to the
--- microsecond.  They scan one organisation's calls through the index
--- api_usage_logs_org_time_idx (organization_id, created_at); once raw calls
+-- microsecond.  They scan one organisation's calls through the
+-- (organization_id, created_at) index of each partition; once raw calls
 -- have aged out (costopt_cleanup), only the calls still in the log count.
 --
 -- The money rules (doc/chargeback.md has the long version):

@@ -90,6 +90,7 @@ CREATE TABLE costopt.job_runs (
 	CONSTRAINT job_runs_sqlstate_check CHECK ((status = 'failed') = (sqlstate IS NOT NULL))
 );
 CREATE INDEX job_runs_job_idx ON costopt.job_runs (job, started_at);
+-- Dumped with the sequence: the run history.
 SELECT pg_catalog.pg_extension_config_dump('costopt.job_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('costopt.job_runs_id_seq', '');
 

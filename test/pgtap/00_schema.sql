@@ -50,7 +50,8 @@ SELECT col_type_is('costopt', 'model_aliases', 'target_model', 'text', 'model_al
 SELECT col_is_null('costopt', 'model_aliases', 'provider', 'model_aliases.provider may be NULL (any provider)');
 
 -- costopt.api_usage_logs
-SELECT col_is_pk('costopt', 'api_usage_logs', ARRAY['id', 'created_at'], 'api_usage_logs is keyed by (id, created_at), as its partitioning requires');
+-- the key is on each partition, not on the partitioned table (doc/retention.md, Backups)
+SELECT col_is_pk('costopt', 'api_usage_logs_default', ARRAY['id', 'created_at'], 'the usage log is keyed by (id, created_at) on each partition, as its partitioning requires');
 SELECT col_type_is('costopt', 'api_usage_logs', 'created_at', 'timestamp with time zone', 'api_usage_logs.created_at is timestamptz');
 SELECT col_type_is('costopt', 'api_usage_logs', 'organization_id', 'text', 'api_usage_logs.organization_id is text');
 SELECT col_type_is('costopt', 'api_usage_logs', 'provider', 'text', 'api_usage_logs.provider is text');

@@ -220,10 +220,8 @@ reload
 wait_for postgres "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'costopt scheduler'" 10
 maxid=$(q $db "SELECT max(id) FROM costopt.job_runs")
 q postgres "CREATE DATABASE $copy" >/dev/null
-# The monthly partitions that the cleanup job made are left out: a dump of
-# them does not restore (the partition's primary key is dumped although
-# ATTACH PARTITION makes it; costopt_create_partitions, not the scheduler).
-pg_dump -d $db -Fc -T 'costopt.api_usage_logs_p*' 2>/dev/null | pg_restore -d $copy --exit-on-error 2>/tmp/costopt_sched_restore.$$
+# the monthly partitions that the cleanup job made are dumped and restored too
+pg_dump -d $db -Fc 2>/dev/null | pg_restore -d $copy --exit-on-error 2>/tmp/costopt_sched_restore.$$
 rc=$?
 [ $rc = 0 ] && [ "$(jobs_of $copy)" = "$(jobs_of $db)" ]
 ok $? "a dump keeps the changed seed job and the user's job, without duplicating seed jobs"
