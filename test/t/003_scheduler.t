@@ -180,11 +180,13 @@ while sec=$(q $db "SELECT extract(second FROM clock_timestamp())::int"); [ "$sec
 done
 since=$(q $db "SELECT clock_timestamp()")
 usage tap-cron 25
+inserted=$(q $db "SELECT clock_timestamp()")
 sleep 3
 [ "$(q $db "SELECT mode FROM costopt.scheduler_state")" = cron ] &&
 	[ "$(worker_runs "AND started_at > '$since'")" = 0 ] && [ "$(hourly tap-cron)" = 0 ]
 ok $? "in cron mode the worker runs nothing (3s at 1s intervals)"
-wait_for $db "SELECT count(*) > 0 FROM costopt.job_runs WHERE job = 'refresh_rollups' AND runner = 'cron' AND status = 'succeeded'" 75
+wait_for $db "SELECT count(*) > 0 FROM costopt.job_runs WHERE job = 'refresh_rollups' AND runner = 'cron'
+              AND status = 'succeeded' AND started_at > '$inserted'" 75
 ok $? "pg_cron runs costopt_run_job(refresh_rollups, cron) on the minute"
 [ "$(hourly tap-cron)" = 25 ]
 ok $? "the calls inserted meanwhile reached the rollups through pg_cron's run ($(hourly tap-cron) of 25)"
