@@ -27,6 +27,62 @@ $$;
 COMMENT ON FUNCTION costopt.add_usage_indexes(regclass) IS
 	'Makes the primary key and indexes of the usage log on one of its partitions';
 
+-- changed in 0.2.0 (30_functions.sql)
+CREATE OR REPLACE FUNCTION @extschema@.costopt_monthly_projection(daily_requests numeric,
+													   avg_input_tokens numeric,
+													   avg_output_tokens numeric,
+													   model text,
+													   avg_cached_tokens numeric DEFAULT 0,
+													   provider text DEFAULT NULL,
+													   days_per_month numeric DEFAULT 30)
+RETURNS TABLE (catalog_provider text, catalog_model text, cost_per_request numeric,
+			   daily_cost numeric, monthly_cost numeric, yearly_cost numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v costopt.model_pricing;
+	per_request numeric;
+BEGIN
+	IF daily_requests IS NULL OR avg_input_tokens IS NULL OR avg_output_tokens IS NULL
+	   OR avg_cached_tokens IS NULL OR model IS NULL OR days_per_month IS NULL THEN
+		RAISE EXCEPTION 'arguments must not be null (provider may be)'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- x < 'Infinity' is false for NaN and Infinity alike
+	IF daily_requests < 0 OR avg_input_tokens < 0 OR avg_output_tokens < 0
+	   OR avg_cached_tokens < 0 OR avg_cached_tokens > avg_input_tokens
+	   OR NOT (daily_requests < 'Infinity' AND avg_input_tokens < 'Infinity'
+			   AND avg_output_tokens < 'Infinity' AND avg_cached_tokens < 'Infinity') THEN
+		RAISE EXCEPTION 'request and token averages must be finite and non-negative, cached at most input'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('daily_requests %s, avg_input_tokens %s, avg_output_tokens %s, avg_cached_tokens %s.',
+								  daily_requests, avg_input_tokens, avg_output_tokens, avg_cached_tokens);
+	END IF;
+	IF days_per_month <= 0 OR days_per_month > 31 THEN
+		RAISE EXCEPTION 'days_per_month must be in (0, 31]'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	SELECT * INTO v FROM costopt.price_at(provider, model, now());
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no price for model "%"', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Add a price to costopt.model_pricing or an alias to costopt.model_aliases.';
+	END IF;
+
+	per_request := costopt.version_cost(v, avg_input_tokens, avg_output_tokens,
+										avg_cached_tokens, 0);
+	catalog_provider := v.provider;
+	catalog_model := v.model_name;
+	cost_per_request := per_request;
+	daily_cost := per_request * daily_requests;
+	monthly_cost := daily_cost * days_per_month;
+	yearly_cost := daily_cost * 365;
+	RETURN NEXT;
+END;
+$$;
+
 -- changed in 0.2.0 (65_rollup_reads.sql)
 CREATE OR REPLACE FUNCTION costopt.check_range(org text, INOUT from_time timestamptz,
 									INOUT to_time timestamptz)
@@ -982,6 +1038,12 @@ SELECT costopt.add_usage_indexes(i.inhrelid::regclass)
 
 -- new forecasts continue after the ids of restored ones
 SELECT pg_catalog.pg_extension_config_dump('costopt.cost_forecasts_id_seq', '');
+
+-- created_at is bounded so that every rollup period of a call can be
+-- represented (a call in December 294276 used to stop every refresh)
+ALTER TABLE costopt.api_usage_logs DROP CONSTRAINT api_usage_logs_created_at_check;
+ALTER TABLE costopt.api_usage_logs ADD CONSTRAINT api_usage_logs_created_at_check
+	CHECK (created_at >= '1970-01-01 00:00+00' AND created_at < '10000-01-01 00:00+00');
 
 -------------------------------------------------------------------------------
 -- 87_recommendations.sql
@@ -2523,8 +2585,8 @@ COMMENT ON FUNCTION costopt.savings_detection_job() IS
 -- Both functions read the raw usage log (not the rollups): chargeback keys
 -- such as projects, operations and tags are not in the rollups, and the
 -- range is taken exactly as given, half-open [from_time, to_time), to the
--- microsecond.  They scan one organisation's calls through the index
--- api_usage_logs_org_time_idx (organization_id, created_at); once raw calls
+-- microsecond.  They scan one organisation's calls through the
+-- (organization_id, created_at) index of each partition; once raw calls
 -- have aged out (costopt_cleanup), only the calls still in the log count.
 --
 -- The money rules (doc/chargeback.md has the long version):

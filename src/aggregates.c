@@ -61,10 +61,23 @@ PG_FUNCTION_INFO_V1(costopt_predict);
 static float8 *
 check_state(ArrayType *state, int len, const char *caller)
 {
+	float8	   *s;
+
+	/* these functions can be called directly, with any array */
 	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] != len ||
 		ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
-		elog(ERROR, "%s: expected a %d-element float8 array", caller, len);
-	return (float8 *) ARR_DATA_PTR(state);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: the state must be a %d-element float8 array without NULLs", caller, len),
+				 errhint("Use the aggregate; its state functions are not meant to be called directly.")));
+	s = (float8 *) ((char *) state + ARR_OVERHEAD_NONULLS(1));
+	/* element 0 counts the values: a whole number within float8's exact range */
+	if (!(s[0] >= 0.0 && s[0] <= 9007199254740992.0) || s[0] != floor(s[0]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: the state's count %g is not a count of values", caller, s[0]),
+				 errhint("Use the aggregate; its state functions are not meant to be called directly.")));
+	return s;
 }
 
 /*
@@ -464,7 +477,8 @@ costopt_predict(PG_FUNCTION_ARGS)
 	fit = PG_GETARG_HEAPTUPLEHEADER(0);
 	at = PG_GETARG_TIMESTAMPTZ(1);
 	level = PG_ARGISNULL(2) ? 0.95 : PG_GETARG_FLOAT8(2);
-	if (!(level > 0.0 && level < 1.0))
+	/* 0.5 + level / 2 must stay below 1 in double precision too */
+	if (!(level > 0.0 && level < 1.0 && 0.5 + level / 2.0 < 1.0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("level must be between 0 and 1 (exclusive), not %g", level),

@@ -37,6 +37,8 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -262,6 +264,9 @@ costopt_anomaly_scan(PG_FUNCTION_ARGS)
 		double		expected = 0.0;
 		double		z = 0.0;
 		bool		alarm = false;
+
+		/* a long series with a wide window is quadratic: stay cancellable */
+		CHECK_FOR_INTERRUPTS();
 
 		if (method == ANOMALY_ZSCORE && have >= min_history)
 		{

@@ -248,7 +248,8 @@ costopt_usage_check(const CostoptUsage *u)
 				 errdetail("input " INT64_FORMAT ", output " INT64_FORMAT ", cached " INT64_FORMAT
 						   ", cache write " INT64_FORMAT ".",
 						   u->input, u->output, u->cached, u->cache_write)));
-	if (u->cached + u->cache_write > u->input)
+	/* both are non-negative here; compared without an addition that could overflow */
+	if (u->cached > u->input || u->cache_write > u->input - u->cached)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cached and cache-write tokens exceed input tokens"),

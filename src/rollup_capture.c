@@ -86,7 +86,8 @@ typedef enum DeltaKind
 /*
  * A delta's key: kind, subtransaction, time bucket and the names (four for
  * the rollups, five with the project for budgets), each encoded as a
- * flag byte ('v' value, 'n' NULL), the bytes and a 0x1f separator.  The
+ * flag byte ('v' value, 'n' NULL) and, for a value, its length (uint32)
+ * and bytes: no byte of a name can be mistaken for a boundary.  The
  * names live outside the key: a lookup key points into the caller's buffer,
  * a stored key to a copy in DeltaContext (delta_key_copy).
  */
@@ -222,26 +223,30 @@ key_add_name(StringInfo names, const char *name, int len, const char *column)
 				 errdetail("It has %d bytes; the rollups keep at most %d.", len, DELTA_NAME_MAX)));
 	appendStringInfoChar(names, name ? 'v' : 'n');
 	if (name)
+	{
+		uint32		n = (uint32) len;
+
+		appendBinaryStringInfo(names, (const char *) &n, sizeof(n));
 		appendBinaryStringInfo(names, name, len);
-	appendStringInfoChar(names, '\x1f');
+	}
 }
 
 /* Decode the next name of a key (for the flush): text Datum or NULL. */
 static Datum
 key_next_name(const DeltaKey *key, int *pos, bool *isnull)
 {
-	int			start;
-	int			end;
+	uint32		len;
+	Datum		d;
 
 	*isnull = (key->names[*pos] == 'n');
-	start = *pos + 1;
-	end = start;
-	while (key->names[end] != '\x1f')
-		end++;
-	*pos = end + 1;
+	*pos += 1;
 	if (*isnull)
 		return (Datum) 0;
-	return PointerGetDatum(cstring_to_text_with_len(key->names + start, end - start));
+	memcpy(&len, key->names + *pos, sizeof(len));
+	*pos += sizeof(len);
+	d = PointerGetDatum(cstring_to_text_with_len(key->names + *pos, (int) len));
+	*pos += len;
+	return d;
 }
 
 /* Start of the UTC hour (seconds = 3600) or minute (60) of a time. */

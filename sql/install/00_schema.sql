@@ -150,8 +150,9 @@ CREATE TABLE costopt.api_usage_logs (
 	total_cost          numeric,
 	pricing_id          bigint,
 	cost_status         text,
+	-- a finite time the rollups' periods (up to a month after it) can hold
 	CONSTRAINT api_usage_logs_created_at_check
-		CHECK (isfinite(created_at)),
+		CHECK (created_at >= '1970-01-01 00:00+00' AND created_at < '10000-01-01 00:00+00'),
 	CONSTRAINT api_usage_logs_tokens_check
 		CHECK (input_tokens >= 0 AND output_tokens >= 0
 			   AND cached_input_tokens >= 0 AND cache_write_tokens >= 0

@@ -166,9 +166,12 @@ BEGIN
 		RAISE EXCEPTION 'arguments must not be null (provider may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	-- x < 'Infinity' is false for NaN and Infinity alike
 	IF daily_requests < 0 OR avg_input_tokens < 0 OR avg_output_tokens < 0
-	   OR avg_cached_tokens < 0 OR avg_cached_tokens > avg_input_tokens THEN
-		RAISE EXCEPTION 'request and token averages must be non-negative, cached at most input'
+	   OR avg_cached_tokens < 0 OR avg_cached_tokens > avg_input_tokens
+	   OR NOT (daily_requests < 'Infinity' AND avg_input_tokens < 'Infinity'
+			   AND avg_output_tokens < 'Infinity' AND avg_cached_tokens < 'Infinity') THEN
+		RAISE EXCEPTION 'request and token averages must be finite and non-negative, cached at most input'
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = format('daily_requests %s, avg_input_tokens %s, avg_output_tokens %s, avg_cached_tokens %s.',
 								  daily_requests, avg_input_tokens, avg_output_tokens, avg_cached_tokens);

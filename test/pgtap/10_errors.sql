@@ -297,10 +297,10 @@ SELECT throws_ok($$SELECT * FROM costopt_compare_models(NULL, 100)$$,
 				 '22004', 'token counts and "at" must not be null',
 				 'compare_models: NULL tokens: 22004');
 SELECT throws_ok($$SELECT * FROM costopt_monthly_projection(-1, 1000, 100, 'gpt-4o')$$,
-				 '22023', 'request and token averages must be non-negative, cached at most input',
+				 '22023', 'request and token averages must be finite and non-negative, cached at most input',
 				 'monthly_projection: negative request count: 22023');
 SELECT throws_ok($$SELECT * FROM costopt_monthly_projection(10, 1000, 100, 'gpt-4o', avg_cached_tokens => 1001)$$,
-				 '22023', 'request and token averages must be non-negative, cached at most input',
+				 '22023', 'request and token averages must be finite and non-negative, cached at most input',
 				 'monthly_projection: cached above input: 22023');
 SELECT throws_ok($$SELECT * FROM costopt_monthly_projection(10, 1000, 100, 'gpt-4o', days_per_month => 0)$$,
 				 '22023', 'days_per_month must be in (0, 31]',
