@@ -626,6 +626,164 @@ COMMENT ON FUNCTION costopt.budget_watermark() IS
 	'Earliest period start of any active budget (all organisations); read by the capture trigger';
 
 -- changed in 0.2.0 (85_budgets.sql)
+CREATE OR REPLACE FUNCTION costopt.budget_prepare()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	i integer;
+	p record;
+	t costopt.scope_total;
+BEGIN
+	IF NEW.organization_id IS NULL OR btrim(NEW.organization_id) = '' THEN
+		RAISE EXCEPTION 'a budget needs an organization_id'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.name IS NULL OR btrim(NEW.name) = '' THEN
+		RAISE EXCEPTION 'a budget needs a name' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.limit_usd IS NULL OR NOT (NEW.limit_usd > 0) OR NEW.limit_usd = 'Infinity' THEN
+		RAISE EXCEPTION 'budget limit must be a positive amount of USD'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('limit_usd is %s.', coalesce(NEW.limit_usd::text, 'NULL')),
+				  HINT = 'To stop tracking a budget, pause it or set is_active => false.';
+	END IF;
+	IF NEW.period_type IS NULL OR NEW.period_type NOT IN
+		('hourly', 'daily', 'weekly', 'monthly', 'quarterly', 'yearly', 'custom') THEN
+		RAISE EXCEPTION 'unknown budget period "%"', NEW.period_type
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use hourly, daily, weekly, monthly, quarterly, yearly or custom.';
+	END IF;
+	IF NEW.enforcement IS NULL OR NEW.enforcement NOT IN ('none', 'soft', 'hard') THEN
+		RAISE EXCEPTION 'unknown budget enforcement "%"', NEW.enforcement
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use none (track only), soft (allow and report) or hard (refuse past the grace).';
+	END IF;
+	IF NEW.grace_fraction IS NULL OR NEW.grace_fraction < 0 OR NEW.grace_fraction > 10 THEN
+		RAISE EXCEPTION 'budget grace must be between 0 and 10 (a fraction of the limit)'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('grace is %s.', coalesce(NEW.grace_fraction::text, 'NULL')),
+				  HINT = 'A grace of 0.1 lets hard budgets admit up to 110 % of the limit.';
+	END IF;
+	IF NEW.thresholds IS NULL OR cardinality(NEW.thresholds) = 0 OR cardinality(NEW.thresholds) > 20
+	   OR array_ndims(NEW.thresholds) <> 1 OR array_position(NEW.thresholds, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'budget thresholds must be a list of 1 to 20 fractions of the limit'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('thresholds are %s.', coalesce(NEW.thresholds::text, 'NULL')),
+				  HINT = 'For example ARRAY[0.5, 0.75, 0.9, 1.0].';
+	END IF;
+	FOR i IN 1 .. cardinality(NEW.thresholds) LOOP
+		IF NOT (NEW.thresholds[i] > 0 AND NEW.thresholds[i] <= 2) THEN
+			RAISE EXCEPTION 'budget threshold % is outside (0, 2]', NEW.thresholds[i]
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('thresholds are %s.', NEW.thresholds),
+					  HINT = 'Thresholds are fractions of the limit: 0.8 alerts at 80 %.';
+		END IF;
+		IF i > 1 AND NEW.thresholds[i] <= NEW.thresholds[i - 1] THEN
+			RAISE EXCEPTION 'budget thresholds must be strictly increasing'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('thresholds are %s.', NEW.thresholds),
+					  HINT = 'List each threshold once, lowest first.';
+		END IF;
+	END LOOP;
+	IF NEW.alert_cooldown IS NULL OR NEW.alert_cooldown < interval '0' THEN
+		RAISE EXCEPTION 'alert cooldown must not be negative'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.alert_contacts IS NOT NULL AND jsonb_typeof(NEW.alert_contacts) <> 'object' THEN
+		RAISE EXCEPTION 'alert contacts must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"emails": ["finops@example.com"], "slack_channels": ["#llm-spend"]}.';
+	END IF;
+	BEGIN
+		PERFORM now() AT TIME ZONE NEW.timezone;
+	EXCEPTION WHEN invalid_parameter_value OR null_value_not_allowed THEN
+		RAISE EXCEPTION 'unknown time zone "%" for a budget', NEW.timezone
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use a name from pg_timezone_names, such as Europe/Berlin.';
+	END;
+	IF NEW.period_type = 'custom' THEN
+		IF NEW.ends_at IS NULL THEN
+			RAISE EXCEPTION 'a custom budget needs an end'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Pass ends_at; custom budgets cover [starts_at, ends_at) once.';
+		END IF;
+		NEW.recurring := false;
+	END IF;
+	-- Spend is kept per minute (costopt.budget_deltas), so a budget's bounds
+	-- are whole minutes: starts_at is rounded down, ends_at up.  Otherwise
+	-- the calls of a partial first or last minute would be counted wrongly.
+	IF isfinite(NEW.starts_at) THEN
+		NEW.starts_at := date_trunc('minute', NEW.starts_at);
+	END IF;
+	IF isfinite(NEW.ends_at) AND NEW.ends_at <> date_trunc('minute', NEW.ends_at) THEN
+		NEW.ends_at := date_trunc('minute', NEW.ends_at) + interval '1 minute';
+	END IF;
+	IF NEW.ends_at IS NOT NULL AND NEW.ends_at <= NEW.starts_at THEN
+		RAISE EXCEPTION 'budget end must be after its start'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('starts_at is %s, ends_at is %s.', NEW.starts_at, NEW.ends_at);
+	END IF;
+	IF NOT isfinite(NEW.starts_at) THEN
+		RAISE EXCEPTION 'budget start must be a finite time' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR i IN 1 .. 4 LOOP
+		IF (ARRAY[NEW.user_id, NEW.project, NEW.model, NEW.provider])[i] = '' THEN
+			RAISE EXCEPTION 'budget scope % must be NULL (every value) or a name',
+				(ARRAY['user_id', 'project', 'model', 'provider'])[i]
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+
+	-- a new budget, or one taken back into use: period and spend start over
+	IF TG_OP = 'INSERT' OR (NEW.is_active AND NOT OLD.is_active)
+	   OR NEW.starts_at IS DISTINCT FROM OLD.starts_at
+	   OR NEW.period_type IS DISTINCT FROM OLD.period_type
+	   OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN
+		p := costopt.budget_period(NEW.period_type, NEW.timezone, NEW.starts_at, NEW.ends_at,
+								   greatest(NEW.starts_at, now()));
+		NEW.period_start := p.period_start;
+		NEW.period_end := p.period_end;
+		IF NEW.period_type = 'custom' OR (NEW.ends_at IS NOT NULL AND NEW.period_end > NEW.ends_at) THEN
+			NEW.period_end := least(NEW.period_end, NEW.ends_at);
+		END IF;
+		IF NEW.ends_at IS NOT NULL AND NEW.ends_at <= now() AND NEW.is_active THEN
+			RAISE EXCEPTION 'budget has already ended'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('Its end is %s.', NEW.ends_at),
+					  HINT = 'Pass a later ends_at, or none for a budget that recurs for good.';
+		END IF;
+		-- the next refresh computes the spend again in step with the
+		-- deltas; until then the check sees the spend so far
+		NEW.spend_needs_init := true;
+		t := costopt.scope_spend(NEW.organization_id, NEW.user_id, NEW.project, NEW.model,
+								 NEW.provider, NEW.period_start, NEW.period_end);
+		NEW.current_spend := t.spend;
+		NEW.current_requests := t.requests;
+		NEW.alert_rank := 0;
+		NEW.alert_level := 'none';
+		IF NEW.is_active THEN
+			-- writers already past their watermark lookup finish first (see
+			-- src/budget_watch.c); later ones see this budget
+			LOCK TABLE costopt.api_usage_logs IN SHARE MODE;
+		END IF;
+	END IF;
+	IF TG_OP = 'UPDATE' THEN
+		IF NEW.user_id IS DISTINCT FROM OLD.user_id OR NEW.project IS DISTINCT FROM OLD.project
+		   OR NEW.model IS DISTINCT FROM OLD.model OR NEW.provider IS DISTINCT FROM OLD.provider
+		   OR NEW.organization_id IS DISTINCT FROM OLD.organization_id THEN
+			RAISE EXCEPTION 'the scope of a budget cannot change'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Create a new budget for the new scope and deactivate this one.';
+		END IF;
+		NEW.updated_at := now();
+	END IF;
+	RETURN NEW;
+END;
+$$;
+
+-- changed in 0.2.0 (85_budgets.sql)
 CREATE OR REPLACE FUNCTION @extschema@.costopt_create_budget(organization_id text,
 												  name text,
 												  limit_usd numeric,
@@ -1045,6 +1203,12 @@ ALTER TABLE costopt.api_usage_logs DROP CONSTRAINT api_usage_logs_created_at_che
 ALTER TABLE costopt.api_usage_logs ADD CONSTRAINT api_usage_logs_created_at_check
 	CHECK (created_at >= '1970-01-01 00:00+00' AND created_at < '10000-01-01 00:00+00');
 
+-- budget bounds are whole minutes now (spend is kept per minute): the
+-- trigger rounds them, and a changed start takes the spend from the raw log
+UPDATE costopt.budgets b SET starts_at = b.starts_at, ends_at = b.ends_at
+ WHERE b.starts_at <> date_trunc('minute', b.starts_at)
+	OR b.ends_at <> date_trunc('minute', b.ends_at);
+
 -------------------------------------------------------------------------------
 -- 87_recommendations.sql
 -------------------------------------------------------------------------------
@@ -1156,27 +1320,41 @@ COMMENT ON COLUMN costopt.cost_recommendations.estimated_savings IS
 COMMENT ON COLUMN costopt.cost_recommendations.actual_savings IS
 	'Monthly USD saving measured by costopt_verify_recommendation (spend of the scope before and after)';
 
--- Raises 55000 unless the lifecycle lets a recommendation move from one
--- state to another (a move to the state it is in is refused too, except
--- verified, which re-measures).
-CREATE FUNCTION costopt.recommendation_check_move(id bigint, from_status text, to_status text)
+-- Raises 55000 unless a move from one state to another is in the allowed
+-- list: one message for both lifecycles (recommendations, opportunities).
+CREATE FUNCTION costopt.check_move(what text, id bigint, from_status text, to_status text,
+								   allowed text[], hint text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT to_status = ANY (costopt.recommendation_next_states(from_status)) THEN
-		RAISE EXCEPTION 'recommendation % is %, it cannot become %', id, from_status, to_status
+	IF NOT to_status = ANY (allowed) THEN
+		RAISE EXCEPTION '% % is %, it cannot become %', what, id, from_status, to_status
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = CASE WHEN cardinality(costopt.recommendation_next_states(from_status)) = 0
-								THEN format('Recommendations in state %s are final.', from_status)
+				  DETAIL = CASE WHEN cardinality(allowed) = 0
+								THEN format('A %s in state %s is final.', what, from_status)
 								ELSE format('From %s it may become: %s.', from_status,
-											array_to_string(costopt.recommendation_next_states(from_status), ', '))
+											array_to_string(allowed, ', '))
 						   END,
-				  HINT = 'Recommendations move pending -> accepted -> implemented -> verified -> archived; '
-						 'pending or accepted ones may be rejected (with a reason).';
+				  HINT = hint;
 	END IF;
 END;
+$$;
+COMMENT ON FUNCTION costopt.check_move(text, bigint, text, text, text[], text) IS
+	'Raises 55000 unless a lifecycle move is among the allowed ones';
+
+-- The recommendation lifecycle's check (a move to the state it is in is
+-- refused too, except verified, which re-measures).
+CREATE FUNCTION costopt.recommendation_check_move(id bigint, from_status text, to_status text)
+RETURNS void
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT costopt.check_move('recommendation', id, from_status, to_status,
+							  costopt.recommendation_next_states(from_status),
+							  'Recommendations move pending -> accepted -> implemented -> verified -> archived; '
+							  'pending or accepted ones may be rejected (with a reason).')
 $$;
 COMMENT ON FUNCTION costopt.recommendation_check_move(bigint, text, text) IS
 	'Raises 55000 unless the recommendation lifecycle allows the move';
@@ -1290,17 +1468,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF NEW.status IS DISTINCT FROM OLD.status THEN
-		IF NOT NEW.status = ANY (costopt.opportunity_next_states(OLD.status)) THEN
-			RAISE EXCEPTION 'savings opportunity % is %, it cannot become %', OLD.id, OLD.status, NEW.status
-				USING ERRCODE = 'object_not_in_prerequisite_state',
-					  DETAIL = CASE WHEN cardinality(costopt.opportunity_next_states(OLD.status)) = 0
-									THEN format('Opportunities in state %s are final.', OLD.status)
-									ELSE format('From %s it may become: %s.', OLD.status,
-												array_to_string(costopt.opportunity_next_states(OLD.status), ', '))
-							   END,
-					  HINT = 'Opportunities move open -> investigating -> planned -> implemented; '
-							 'any open one may be dismissed (with notes).';
-		END IF;
+		PERFORM costopt.check_move('savings opportunity', OLD.id, OLD.status, NEW.status,
+								   costopt.opportunity_next_states(OLD.status),
+								   'Opportunities move open -> investigating -> planned -> implemented; '
+								   'any open one may be dismissed (with notes).');
 		IF NEW.status IN ('implemented', 'dismissed', 'expired') THEN
 			NEW.resolved_at := now();
 		END IF;

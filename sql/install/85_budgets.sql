@@ -393,6 +393,15 @@ BEGIN
 		END IF;
 		NEW.recurring := false;
 	END IF;
+	-- Spend is kept per minute (costopt.budget_deltas), so a budget's bounds
+	-- are whole minutes: starts_at is rounded down, ends_at up.  Otherwise
+	-- the calls of a partial first or last minute would be counted wrongly.
+	IF isfinite(NEW.starts_at) THEN
+		NEW.starts_at := date_trunc('minute', NEW.starts_at);
+	END IF;
+	IF isfinite(NEW.ends_at) AND NEW.ends_at <> date_trunc('minute', NEW.ends_at) THEN
+		NEW.ends_at := date_trunc('minute', NEW.ends_at) + interval '1 minute';
+	END IF;
 	IF NEW.ends_at IS NOT NULL AND NEW.ends_at <= NEW.starts_at THEN
 		RAISE EXCEPTION 'budget end must be after its start'
 			USING ERRCODE = 'invalid_parameter_value',

@@ -106,27 +106,41 @@ COMMENT ON COLUMN costopt.cost_recommendations.estimated_savings IS
 COMMENT ON COLUMN costopt.cost_recommendations.actual_savings IS
 	'Monthly USD saving measured by costopt_verify_recommendation (spend of the scope before and after)';
 
--- Raises 55000 unless the lifecycle lets a recommendation move from one
--- state to another (a move to the state it is in is refused too, except
--- verified, which re-measures).
-CREATE FUNCTION costopt.recommendation_check_move(id bigint, from_status text, to_status text)
+-- Raises 55000 unless a move from one state to another is in the allowed
+-- list: one message for both lifecycles (recommendations, opportunities).
+CREATE FUNCTION costopt.check_move(what text, id bigint, from_status text, to_status text,
+								   allowed text[], hint text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT to_status = ANY (costopt.recommendation_next_states(from_status)) THEN
-		RAISE EXCEPTION 'recommendation % is %, it cannot become %', id, from_status, to_status
+	IF NOT to_status = ANY (allowed) THEN
+		RAISE EXCEPTION '% % is %, it cannot become %', what, id, from_status, to_status
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = CASE WHEN cardinality(costopt.recommendation_next_states(from_status)) = 0
-								THEN format('Recommendations in state %s are final.', from_status)
+				  DETAIL = CASE WHEN cardinality(allowed) = 0
+								THEN format('A %s in state %s is final.', what, from_status)
 								ELSE format('From %s it may become: %s.', from_status,
-											array_to_string(costopt.recommendation_next_states(from_status), ', '))
+											array_to_string(allowed, ', '))
 						   END,
-				  HINT = 'Recommendations move pending -> accepted -> implemented -> verified -> archived; '
-						 'pending or accepted ones may be rejected (with a reason).';
+				  HINT = hint;
 	END IF;
 END;
+$$;
+COMMENT ON FUNCTION costopt.check_move(text, bigint, text, text, text[], text) IS
+	'Raises 55000 unless a lifecycle move is among the allowed ones';
+
+-- The recommendation lifecycle's check (a move to the state it is in is
+-- refused too, except verified, which re-measures).
+CREATE FUNCTION costopt.recommendation_check_move(id bigint, from_status text, to_status text)
+RETURNS void
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT costopt.check_move('recommendation', id, from_status, to_status,
+							  costopt.recommendation_next_states(from_status),
+							  'Recommendations move pending -> accepted -> implemented -> verified -> archived; '
+							  'pending or accepted ones may be rejected (with a reason).')
 $$;
 COMMENT ON FUNCTION costopt.recommendation_check_move(bigint, text, text) IS
 	'Raises 55000 unless the recommendation lifecycle allows the move';
@@ -240,17 +254,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF NEW.status IS DISTINCT FROM OLD.status THEN
-		IF NOT NEW.status = ANY (costopt.opportunity_next_states(OLD.status)) THEN
-			RAISE EXCEPTION 'savings opportunity % is %, it cannot become %', OLD.id, OLD.status, NEW.status
-				USING ERRCODE = 'object_not_in_prerequisite_state',
-					  DETAIL = CASE WHEN cardinality(costopt.opportunity_next_states(OLD.status)) = 0
-									THEN format('Opportunities in state %s are final.', OLD.status)
-									ELSE format('From %s it may become: %s.', OLD.status,
-												array_to_string(costopt.opportunity_next_states(OLD.status), ', '))
-							   END,
-					  HINT = 'Opportunities move open -> investigating -> planned -> implemented; '
-							 'any open one may be dismissed (with notes).';
-		END IF;
+		PERFORM costopt.check_move('savings opportunity', OLD.id, OLD.status, NEW.status,
+								   costopt.opportunity_next_states(OLD.status),
+								   'Opportunities move open -> investigating -> planned -> implemented; '
+								   'any open one may be dismissed (with notes).');
 		IF NEW.status IN ('implemented', 'dismissed', 'expired') THEN
 			NEW.resolved_at := now();
 		END IF;

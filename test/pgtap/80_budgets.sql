@@ -13,7 +13,7 @@ SET client_min_messages = warning;
 SET timezone = 'UTC';
 SET search_path = public, pg_catalog;
 
-SELECT plan(130);
+SELECT plan(132);
 
 \ir include/errors.psql
 \ir include/rollup_fixture.psql
@@ -453,6 +453,26 @@ TRUNCATE costopt.api_usage_logs;
 CALL pg_temp.refresh_budgets();
 SELECT is((SELECT count(*)::integer FROM costopt.budgets WHERE is_active AND current_spend <> 0), 0,
 		  'after TRUNCATE every budget is back to zero');
+
+-- budget bounds are whole minutes (spend is kept per minute): a custom
+-- budget from hh:mm:30 counts the calls of that whole minute, also those
+-- committed after its first refresh
+SELECT costopt_create_budget('b-min', 'minutes', 100, period => 'custom',
+							 starts_at => date_trunc('minute', now()) - interval '1 hour' + interval '30 seconds',
+							 ends_at => date_trunc('minute', now()) + interval '1 day' + interval '10 seconds') AS bmin \gset
+INSERT INTO pg_temp.vars VALUES ('bmin', :bmin);
+SELECT results_eq($$SELECT starts_at, ends_at FROM costopt.budgets WHERE id = pg_temp.v('bmin')$$,
+				  $$VALUES (date_trunc('minute', now()) - interval '1 hour',
+							date_trunc('minute', now()) + interval '1 day' + interval '1 minute')$$,
+				  'starts_at is rounded down and ends_at up to the minute');
+CALL pg_temp.refresh_budgets();
+INSERT INTO costopt.api_usage_logs (created_at, organization_id, provider, model, input_tokens, output_tokens)
+VALUES (date_trunc('minute', now()) - interval '1 hour' + interval '45 seconds', 'b-min', 'tapai', 'tap-a', 1000, 500),
+	   (date_trunc('minute', now()) - interval '1 hour' + interval '75 seconds', 'b-min', 'tapai', 'tap-a', 1000, 500);
+CALL pg_temp.flush_deltas();
+CALL pg_temp.refresh_budgets();
+SELECT is((SELECT current_spend FROM costopt.budgets WHERE id = pg_temp.v('bmin')), 4::numeric,
+		  'a call in the first partial minute is counted (both calls: 2 + 2)');
 
 SELECT * FROM finish();
 ROLLBACK;
