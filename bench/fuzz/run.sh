@@ -73,7 +73,7 @@ if [ "$ASSERTS" != 0 ]; then
 	# Safe against Debian's non-cassert server: see README.md, "Assertions".
 	ensure_packages || exit 1
 	ABUILD=$(mktemp -d /tmp/costopt-asserts.XXXXXX)
-	git ls-files -co --exclude-standard | grep -E '^(src/|sql/|Makefile$|costopt.control$)' |
+	git ls-files -co --exclude-standard | grep -E '^(src/|sql/|doc/|Makefile$|costopt.control$)' |
 		tar cf - -T - | tar xf - -C "$ABUILD"
 	log "building costopt with -DUSE_ASSERT_CHECKING in $ABUILD"
 	make -s -C "$ABUILD" PG_CONFIG="$PGC" PG_CPPFLAGS="-Isrc -DUSE_ASSERT_CHECKING" >"$ABUILD/build.log" 2>&1 ||
