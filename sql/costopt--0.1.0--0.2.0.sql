@@ -83,9 +83,9 @@ BEGIN
 END;
 $$;
 
--- changed in 0.2.0 (65_rollup_reads.sql)
-CREATE OR REPLACE FUNCTION costopt.check_range(org text, INOUT from_time timestamptz,
-									INOUT to_time timestamptz)
+-- new in 0.2.0 (65_rollup_reads.sql)
+CREATE FUNCTION costopt.check_period(org text, from_time timestamptz, to_time timestamptz)
+RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -103,8 +103,22 @@ BEGIN
 	END IF;
 	IF NOT isfinite(from_time) OR NOT isfinite(to_time) THEN
 		RAISE EXCEPTION 'from_time and to_time must be finite'
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
 	END IF;
+END;
+$$;
+COMMENT ON FUNCTION costopt.check_period(text, timestamptz, timestamptz) IS
+	'Validates an organisation and a time range (42501, 22004, 22023)';
+
+-- changed in 0.2.0 (65_rollup_reads.sql)
+CREATE OR REPLACE FUNCTION costopt.check_range(org text, INOUT from_time timestamptz,
+									INOUT to_time timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM costopt.check_period(org, from_time, to_time);
 	from_time := date_trunc('hour', from_time, 'UTC');
 	IF date_trunc('hour', to_time, 'UTC') <> to_time THEN
 		to_time := date_trunc('hour', to_time, 'UTC') + interval '1 hour';
@@ -2791,8 +2805,6 @@ DECLARE
 	column_name text;
 	tag_key text;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
-	PERFORM costopt.require_organization(costopt_chargeback.organization_id);
 	IF organization_id IS NULL OR from_time IS NULL OR to_time IS NULL OR dimension IS NULL THEN
 		RAISE EXCEPTION 'organization_id, from_time, to_time and dimension must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -2812,16 +2824,7 @@ BEGIN
 				  HINT = format('Use user, project, model, provider, operation or tag:<key>; to break down by the tag "%s", write tag:%s.',
 								dimension, dimension);
 	END IF;
-	IF from_time >= to_time THEN
-		RAISE EXCEPTION 'from_time must be earlier than to_time'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
-	END IF;
-	IF NOT isfinite(from_time) OR NOT isfinite(to_time) THEN
-		RAISE EXCEPTION 'from_time and to_time must be finite'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
-	END IF;
+	PERFORM costopt.check_period(organization_id, from_time, to_time);
 
 	-- Every column below is qualified: the output columns (total_cost, ...)
 	-- and the arguments (organization_id, ...) are PL/pgSQL variables.
@@ -2892,24 +2895,13 @@ AS $$
 DECLARE
 	doc jsonb;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
-	PERFORM costopt.require_organization(costopt_invoice.organization_id);
 	IF organization_id IS NULL OR from_time IS NULL OR to_time IS NULL
 	   OR discount IS NULL OR tax_rate IS NULL THEN
 		RAISE EXCEPTION 'organization_id, from_time, to_time, discount and tax_rate must not be null'
 			USING ERRCODE = 'null_value_not_allowed',
 				  HINT = 'Pass 0 for no discount or no tax.';
 	END IF;
-	IF from_time >= to_time THEN
-		RAISE EXCEPTION 'from_time must be earlier than to_time'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
-	END IF;
-	IF NOT isfinite(from_time) OR NOT isfinite(to_time) THEN
-		RAISE EXCEPTION 'from_time and to_time must be finite'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
-	END IF;
+	PERFORM costopt.check_period(organization_id, from_time, to_time);
 	-- NaN sorts above every number, so it fails "< 1"
 	IF NOT (discount >= 0 AND discount < 1) THEN
 		RAISE EXCEPTION 'discount must be a fraction in [0, 1)'

@@ -82,10 +82,11 @@ $$;
 COMMENT ON FUNCTION costopt.tz_add(timestamptz, interval, text) IS
 	'Adds an interval on the wall clock of a time zone';
 
--- Rejects a missing organisation and empty or reversed ranges; widens a
--- range to whole hours.
-CREATE FUNCTION costopt.check_range(org text, INOUT from_time timestamptz,
-									INOUT to_time timestamptz)
+-- Validates a time range of one organisation's data: the role may read
+-- the organisation (42501), nothing is NULL (22004), from_time is before
+-- to_time and both are finite (22023).
+CREATE FUNCTION costopt.check_period(org text, from_time timestamptz, to_time timestamptz)
+RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -103,8 +104,24 @@ BEGIN
 	END IF;
 	IF NOT isfinite(from_time) OR NOT isfinite(to_time) THEN
 		RAISE EXCEPTION 'from_time and to_time must be finite'
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
 	END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION costopt.check_period(text, timestamptz, timestamptz) IS
+	'Validates an organisation and a time range (42501, 22004, 22023)';
+
+-- Validates a read range (costopt.check_period) and widens it to whole
+-- hours, the grain of the rollups.
+CREATE FUNCTION costopt.check_range(org text, INOUT from_time timestamptz,
+									INOUT to_time timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM costopt.check_period(org, from_time, to_time);
 	from_time := date_trunc('hour', from_time, 'UTC');
 	IF date_trunc('hour', to_time, 'UTC') <> to_time THEN
 		to_time := date_trunc('hour', to_time, 'UTC') + interval '1 hour';

@@ -40,8 +40,6 @@ DECLARE
 	column_name text;
 	tag_key text;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
-	PERFORM costopt.require_organization(costopt_chargeback.organization_id);
 	IF organization_id IS NULL OR from_time IS NULL OR to_time IS NULL OR dimension IS NULL THEN
 		RAISE EXCEPTION 'organization_id, from_time, to_time and dimension must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -61,16 +59,7 @@ BEGIN
 				  HINT = format('Use user, project, model, provider, operation or tag:<key>; to break down by the tag "%s", write tag:%s.',
 								dimension, dimension);
 	END IF;
-	IF from_time >= to_time THEN
-		RAISE EXCEPTION 'from_time must be earlier than to_time'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
-	END IF;
-	IF NOT isfinite(from_time) OR NOT isfinite(to_time) THEN
-		RAISE EXCEPTION 'from_time and to_time must be finite'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
-	END IF;
+	PERFORM costopt.check_period(organization_id, from_time, to_time);
 
 	-- Every column below is qualified: the output columns (total_cost, ...)
 	-- and the arguments (organization_id, ...) are PL/pgSQL variables.
@@ -141,24 +130,13 @@ AS $$
 DECLARE
 	doc jsonb;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
-	PERFORM costopt.require_organization(costopt_invoice.organization_id);
 	IF organization_id IS NULL OR from_time IS NULL OR to_time IS NULL
 	   OR discount IS NULL OR tax_rate IS NULL THEN
 		RAISE EXCEPTION 'organization_id, from_time, to_time, discount and tax_rate must not be null'
 			USING ERRCODE = 'null_value_not_allowed',
 				  HINT = 'Pass 0 for no discount or no tax.';
 	END IF;
-	IF from_time >= to_time THEN
-		RAISE EXCEPTION 'from_time must be earlier than to_time'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
-	END IF;
-	IF NOT isfinite(from_time) OR NOT isfinite(to_time) THEN
-		RAISE EXCEPTION 'from_time and to_time must be finite'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('from_time is %s, to_time is %s.', from_time, to_time);
-	END IF;
+	PERFORM costopt.check_period(organization_id, from_time, to_time);
 	-- NaN sorts above every number, so it fails "< 1"
 	IF NOT (discount >= 0 AND discount < 1) THEN
 		RAISE EXCEPTION 'discount must be a fraction in [0, 1)'

@@ -44,7 +44,7 @@ SET client_min_messages = warning;
 SET timezone = 'UTC';
 SET search_path = public, pg_catalog;
 
-SELECT plan(151);
+SELECT plan(152);
 
 \ir include/errors.psql
 \ir include/rollup_fixture.psql
@@ -702,6 +702,9 @@ VALUES
 	('costopt.check_range(text,timestamp with time zone,timestamp with time zone)', 'org', 'refused',
 	 $$SELECT * FROM costopt.check_range('tap-sec-b', now() - interval '1 day', now())$$,
 	 'tap_sec_a_reader', $$SELECT * FROM costopt.check_range('tap-sec-a', now() - interval '1 day', now())$$),
+	('costopt.check_period(text,timestamp with time zone,timestamp with time zone)', 'org', 'refused',
+	 $$SELECT costopt.check_period('tap-sec-b', now() - interval '1 day', now())$$,
+	 'tap_sec_a_reader', $$SELECT costopt.check_period('tap-sec-a', now() - interval '1 day', now())$$),
 	('costopt.daily_costs(text,date,date)', 'org', 'empty',
 	 $$SELECT * FROM costopt.daily_costs('tap-sec-b', current_date - 30, current_date + 1)$$,
 	 'tap_sec_a_reader', $$SELECT * FROM costopt.daily_costs('tap-sec-a', current_date - 30, current_date + 1)$$),
