@@ -90,7 +90,6 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(org);
 	IF org IS NULL OR from_time IS NULL OR to_time IS NULL THEN
 		RAISE EXCEPTION 'organization_id, from_time and to_time must not be null'
@@ -139,7 +138,6 @@ DECLARE
 	tz text;
 	t timestamptz;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_breakdown.organization_id);
 	IF dimension IS NULL OR dimension NOT IN ('model', 'user', 'provider') THEN
 		RAISE EXCEPTION 'unknown dimension "%"', dimension
@@ -180,7 +178,6 @@ DECLARE
 	f timestamptz;
 	t timestamptz;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_trends.organization_id);
 	IF organization_id IS NULL THEN
 		RAISE EXCEPTION 'organization_id must not be null'
@@ -276,7 +273,6 @@ DECLARE
 	tz text;
 	t timestamptz;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_top_cost_drivers.organization_id);
 	IF days IS NULL OR days < 1 OR days > 1830 THEN
 		RAISE EXCEPTION 'days must be between 1 and 1830'
@@ -387,7 +383,6 @@ DECLARE
 	range_start timestamptz;
 	report_from timestamptz;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_detect_anomalies.organization_id);
 	IF organization_id IS NULL OR days IS NULL OR threshold IS NULL OR granularity IS NULL
 	   OR method IS NULL THEN
@@ -457,7 +452,6 @@ DECLARE
 	vals float8[];
 	result costopt.forecast_result;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(org);
 	IF org IS NULL THEN
 		RAISE EXCEPTION 'organization_id must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -578,7 +572,6 @@ AS $$
 DECLARE
 	today date := costopt.rollup_today();
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_forecast_accuracy.organization_id);
 	IF organization_id IS NULL OR days IS NULL THEN
 		RAISE EXCEPTION 'organization_id and days must not be null'
@@ -824,7 +817,6 @@ AS $$
 DECLARE
 	new_id bigint;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_create_budget.organization_id, '{org_admin}');
 	INSERT INTO costopt.budgets AS b
 		(organization_id, name, description, user_id, project, model, provider, period_type,
@@ -1126,7 +1118,6 @@ DECLARE
 	ids bigint[];
 	d record;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_reserve.organization_id, '{writer,org_admin}');
 	IF costopt_reserve.organization_id IS NULL THEN
 		RAISE EXCEPTION 'organization_id must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -2094,7 +2085,6 @@ DECLARE
 	monthly_savings numeric;
 	monthly_cost numeric;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(org, '{org_admin}');
 	PERFORM costopt.check_analysis_args(org, days, as_of);
 	-- one analysis of an organisation at a time
@@ -2134,29 +2124,29 @@ BEGIN
 		DO UPDATE SET
 			times_detected = r.times_detected + 1,
 			last_detected_at = now(),
-			scope = CASE WHEN r.status = 'pending' THEN EXCLUDED.scope ELSE r.scope END,
-			title = CASE WHEN r.status = 'pending' THEN EXCLUDED.title ELSE r.title END,
-			description = CASE WHEN r.status = 'pending' THEN EXCLUDED.description ELSE r.description END,
-			current_monthly_cost = CASE WHEN r.status = 'pending' THEN EXCLUDED.current_monthly_cost
-										ELSE r.current_monthly_cost END,
-			projected_monthly_cost = CASE WHEN r.status = 'pending' THEN EXCLUDED.projected_monthly_cost
-										  ELSE r.projected_monthly_cost END,
-			estimated_savings = CASE WHEN r.status = 'pending' THEN EXCLUDED.estimated_savings
-									 ELSE r.estimated_savings END,
-			savings_percentage = CASE WHEN r.status = 'pending' THEN EXCLUDED.savings_percentage
-									  ELSE r.savings_percentage END,
-			priority_score = CASE WHEN r.status = 'pending' THEN EXCLUDED.priority_score ELSE r.priority_score END,
-			confidence_score = CASE WHEN r.status = 'pending' THEN EXCLUDED.confidence_score
-									ELSE r.confidence_score END,
-			implementation_difficulty = CASE WHEN r.status = 'pending' THEN EXCLUDED.implementation_difficulty
-											 ELSE r.implementation_difficulty END,
-			quality_impact = CASE WHEN r.status = 'pending' THEN EXCLUDED.quality_impact ELSE r.quality_impact END,
-			quality_score_change = CASE WHEN r.status = 'pending' THEN EXCLUDED.quality_score_change
-										ELSE r.quality_score_change END,
-			recommended_action = CASE WHEN r.status = 'pending' THEN EXCLUDED.recommended_action
-									  ELSE r.recommended_action END,
-			analysis_data = CASE WHEN r.status = 'pending' THEN EXCLUDED.analysis_data ELSE r.analysis_data END,
-			valid_until = CASE WHEN r.status = 'pending' THEN EXCLUDED.valid_until ELSE r.valid_until END;
+			scope = EXCLUDED.scope,
+			title = EXCLUDED.title,
+			description = EXCLUDED.description,
+			current_monthly_cost = EXCLUDED.current_monthly_cost,
+			projected_monthly_cost = EXCLUDED.projected_monthly_cost,
+			estimated_savings = EXCLUDED.estimated_savings,
+			savings_percentage = EXCLUDED.savings_percentage,
+			priority_score = EXCLUDED.priority_score,
+			confidence_score = EXCLUDED.confidence_score,
+			implementation_difficulty = EXCLUDED.implementation_difficulty,
+			quality_impact = EXCLUDED.quality_impact,
+			quality_score_change = EXCLUDED.quality_score_change,
+			recommended_action = EXCLUDED.recommended_action,
+			analysis_data = EXCLUDED.analysis_data,
+			valid_until = EXCLUDED.valid_until
+		WHERE r.status = 'pending';
+		-- an accepted one keeps the figures it was accepted on
+		IF NOT FOUND THEN
+			UPDATE costopt.cost_recommendations x
+			   SET times_detected = x.times_detected + 1, last_detected_at = now()
+			 WHERE x.organization_id = org AND x.recommendation_type = f.kind
+			   AND x.scope_key = f.scope_key AND x.status = 'accepted';
+		END IF;
 	END LOOP;
 
 	-- pending recommendations this analysis no longer supports, or past
@@ -2445,7 +2435,6 @@ DECLARE
 	seen text[] := '{}';
 	scope_models text[];
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(org, '{org_admin}');
 	PERFORM costopt.check_analysis_args(org, days, as_of);
 	PERFORM pg_advisory_xact_lock(hashtext('costopt.opportunities'), hashtext(org));
@@ -3070,7 +3059,8 @@ COMMENT ON FUNCTION costopt.member_organizations(text[]) IS
 
 -- Raises 42501 unless the current role has one of the given kinds of
 -- access to an organisation (admins have all).  Functions that take an
--- organisation call it so that a wrong organisation gets an error, not an
+-- organisation call it first (through costopt.check_period where they take
+-- a time range too) so that a wrong organisation gets an error, not an
 -- empty answer; row-level security protects the data either way.
 CREATE FUNCTION costopt.require_organization(org text, access text[] DEFAULT '{reader,writer,org_admin}')
 RETURNS void

@@ -477,8 +477,7 @@ costopt_predict(PG_FUNCTION_ARGS)
 	fit = PG_GETARG_HEAPTUPLEHEADER(0);
 	at = PG_GETARG_TIMESTAMPTZ(1);
 	level = PG_ARGISNULL(2) ? 0.95 : PG_GETARG_FLOAT8(2);
-	/* 0.5 + level / 2 must stay below 1 in double precision too */
-	if (!(level > 0.0 && level < 1.0 && 0.5 + level / 2.0 < 1.0))
+	if (!costopt_interval_level_ok(level))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("level must be between 0 and 1 (exclusive), not %g", level),

@@ -446,8 +446,7 @@ costopt_forecast_summary(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon_days must be between 1 and %d, not %d", MAX_HORIZON, horizon)));
-	/* 0.5 + level / 2 must stay below 1 in double precision too */
-	if (!(level > 0.0 && level < 1.0 && 0.5 + level / 2.0 < 1.0))
+	if (!costopt_interval_level_ok(level))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("level must be between 0 and 1 (exclusive), not %g", level),

@@ -91,7 +91,6 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(org);
 	IF org IS NULL OR from_time IS NULL OR to_time IS NULL THEN
 		RAISE EXCEPTION 'organization_id, from_time and to_time must not be null'
@@ -228,7 +227,6 @@ DECLARE
 	tz text;
 	t timestamptz;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_breakdown.organization_id);
 	IF dimension IS NULL OR dimension NOT IN ('model', 'user', 'provider') THEN
 		RAISE EXCEPTION 'unknown dimension "%"', dimension
@@ -275,7 +273,6 @@ DECLARE
 	f timestamptz;
 	t timestamptz;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_trends.organization_id);
 	IF organization_id IS NULL THEN
 		RAISE EXCEPTION 'organization_id must not be null'
@@ -375,7 +372,6 @@ DECLARE
 	tz text;
 	t timestamptz;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_top_cost_drivers.organization_id);
 	IF days IS NULL OR days < 1 OR days > 1830 THEN
 		RAISE EXCEPTION 'days must be between 1 and 1830'

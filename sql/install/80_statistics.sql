@@ -178,7 +178,6 @@ DECLARE
 	range_start timestamptz;
 	report_from timestamptz;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_detect_anomalies.organization_id);
 	IF organization_id IS NULL OR days IS NULL OR threshold IS NULL OR granularity IS NULL
 	   OR method IS NULL THEN
@@ -336,7 +335,6 @@ DECLARE
 	vals float8[];
 	result costopt.forecast_result;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(org);
 	IF org IS NULL THEN
 		RAISE EXCEPTION 'organization_id must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -554,7 +552,6 @@ AS $$
 DECLARE
 	today date := costopt.rollup_today();
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_forecast_accuracy.organization_id);
 	IF organization_id IS NULL OR days IS NULL THEN
 		RAISE EXCEPTION 'organization_id and days must not be null'

@@ -587,7 +587,6 @@ AS $$
 DECLARE
 	new_id bigint;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_create_budget.organization_id, '{org_admin}');
 	INSERT INTO costopt.budgets AS b
 		(organization_id, name, description, user_id, project, model, provider, period_type,
@@ -1124,7 +1123,6 @@ DECLARE
 	ids bigint[];
 	d record;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(costopt_reserve.organization_id, '{writer,org_admin}');
 	IF costopt_reserve.organization_id IS NULL THEN
 		RAISE EXCEPTION 'organization_id must not be null' USING ERRCODE = 'null_value_not_allowed';

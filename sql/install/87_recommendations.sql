@@ -866,7 +866,6 @@ DECLARE
 	monthly_savings numeric;
 	monthly_cost numeric;
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(org, '{org_admin}');
 	PERFORM costopt.check_analysis_args(org, days, as_of);
 	-- one analysis of an organisation at a time
@@ -906,29 +905,29 @@ BEGIN
 		DO UPDATE SET
 			times_detected = r.times_detected + 1,
 			last_detected_at = now(),
-			scope = CASE WHEN r.status = 'pending' THEN EXCLUDED.scope ELSE r.scope END,
-			title = CASE WHEN r.status = 'pending' THEN EXCLUDED.title ELSE r.title END,
-			description = CASE WHEN r.status = 'pending' THEN EXCLUDED.description ELSE r.description END,
-			current_monthly_cost = CASE WHEN r.status = 'pending' THEN EXCLUDED.current_monthly_cost
-										ELSE r.current_monthly_cost END,
-			projected_monthly_cost = CASE WHEN r.status = 'pending' THEN EXCLUDED.projected_monthly_cost
-										  ELSE r.projected_monthly_cost END,
-			estimated_savings = CASE WHEN r.status = 'pending' THEN EXCLUDED.estimated_savings
-									 ELSE r.estimated_savings END,
-			savings_percentage = CASE WHEN r.status = 'pending' THEN EXCLUDED.savings_percentage
-									  ELSE r.savings_percentage END,
-			priority_score = CASE WHEN r.status = 'pending' THEN EXCLUDED.priority_score ELSE r.priority_score END,
-			confidence_score = CASE WHEN r.status = 'pending' THEN EXCLUDED.confidence_score
-									ELSE r.confidence_score END,
-			implementation_difficulty = CASE WHEN r.status = 'pending' THEN EXCLUDED.implementation_difficulty
-											 ELSE r.implementation_difficulty END,
-			quality_impact = CASE WHEN r.status = 'pending' THEN EXCLUDED.quality_impact ELSE r.quality_impact END,
-			quality_score_change = CASE WHEN r.status = 'pending' THEN EXCLUDED.quality_score_change
-										ELSE r.quality_score_change END,
-			recommended_action = CASE WHEN r.status = 'pending' THEN EXCLUDED.recommended_action
-									  ELSE r.recommended_action END,
-			analysis_data = CASE WHEN r.status = 'pending' THEN EXCLUDED.analysis_data ELSE r.analysis_data END,
-			valid_until = CASE WHEN r.status = 'pending' THEN EXCLUDED.valid_until ELSE r.valid_until END;
+			scope = EXCLUDED.scope,
+			title = EXCLUDED.title,
+			description = EXCLUDED.description,
+			current_monthly_cost = EXCLUDED.current_monthly_cost,
+			projected_monthly_cost = EXCLUDED.projected_monthly_cost,
+			estimated_savings = EXCLUDED.estimated_savings,
+			savings_percentage = EXCLUDED.savings_percentage,
+			priority_score = EXCLUDED.priority_score,
+			confidence_score = EXCLUDED.confidence_score,
+			implementation_difficulty = EXCLUDED.implementation_difficulty,
+			quality_impact = EXCLUDED.quality_impact,
+			quality_score_change = EXCLUDED.quality_score_change,
+			recommended_action = EXCLUDED.recommended_action,
+			analysis_data = EXCLUDED.analysis_data,
+			valid_until = EXCLUDED.valid_until
+		WHERE r.status = 'pending';
+		-- an accepted one keeps the figures it was accepted on
+		IF NOT FOUND THEN
+			UPDATE costopt.cost_recommendations x
+			   SET times_detected = x.times_detected + 1, last_detected_at = now()
+			 WHERE x.organization_id = org AND x.recommendation_type = f.kind
+			   AND x.scope_key = f.scope_key AND x.status = 'accepted';
+		END IF;
 	END LOOP;
 
 	-- pending recommendations this analysis no longer supports, or past
@@ -1217,7 +1216,6 @@ DECLARE
 	seen text[] := '{}';
 	scope_models text[];
 BEGIN
-	-- a clear error for another organisation (row-level security hides its rows anyway)
 	PERFORM costopt.require_organization(org, '{org_admin}');
 	PERFORM costopt.check_analysis_args(org, days, as_of);
 	PERFORM pg_advisory_xact_lock(hashtext('costopt.opportunities'), hashtext(org));

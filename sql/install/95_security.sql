@@ -81,7 +81,8 @@ COMMENT ON FUNCTION costopt.member_organizations(text[]) IS
 
 -- Raises 42501 unless the current role has one of the given kinds of
 -- access to an organisation (admins have all).  Functions that take an
--- organisation call it so that a wrong organisation gets an error, not an
+-- organisation call it first (through costopt.check_period where they take
+-- a time range too) so that a wrong organisation gets an error, not an
 -- empty answer; row-level security protects the data either way.
 CREATE FUNCTION costopt.require_organization(org text, access text[] DEFAULT '{reader,writer,org_admin}')
 RETURNS void
